@@ -1,0 +1,1 @@
+"""Watchlist screening for airports: ingest, normalise, link against the watchlist, alert."""

@@ -1,0 +1,49 @@
+"""Runtime configuration, read from the environment with local defaults that just work.
+
+Inside Airflow the DAG resolves connections/variables and passes them down explicitly;
+everything here is the fallback for CLIs, tests and the local stack (`.local/stack.env`).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LOCAL_DIR = Path(os.environ.get("WATCHLIST_LOCAL_DIR", REPO_ROOT / ".local"))
+
+
+def _env(name: str, default: str) -> str:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    landing_dir: Path
+    warehouse_dsn: str
+    alerts_url: str
+    pipeline_token: str
+    model_dir: Path
+    report_dir: Path
+    match_threshold: float
+    alert_batch_size: int
+    max_quarantine_share: float
+    model_max_age_days: int
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        return cls(
+            landing_dir=Path(_env("WATCHLIST_LANDING_DIR", str(LOCAL_DIR / "landing"))),
+            warehouse_dsn=_env(
+                "WAREHOUSE_DSN", "postgresql://pipeline@127.0.0.1:55432/warehouse"
+            ),
+            alerts_url=_env("ALERTS_URL", "http://127.0.0.1:8088"),
+            pipeline_token=_env("ALERTS_PIPELINE_TOKEN", ""),
+            model_dir=Path(_env("WATCHLIST_MODEL_DIR", str(LOCAL_DIR / "models"))),
+            report_dir=Path(_env("WATCHLIST_REPORT_DIR", str(LOCAL_DIR / "reports"))),
+            match_threshold=float(_env("WATCHLIST_MATCH_THRESHOLD", "0.9")),
+            alert_batch_size=int(_env("WATCHLIST_ALERT_BATCH_SIZE", "200")),
+            max_quarantine_share=float(_env("WATCHLIST_MAX_QUARANTINE_SHARE", "0.2")),
+            model_max_age_days=int(_env("WATCHLIST_MODEL_MAX_AGE_DAYS", "30")),
+        )

@@ -1,0 +1,1 @@
+"""Postgres warehouse access: migrations, loading and reading the day's partitions."""

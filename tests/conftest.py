@@ -1,0 +1,85 @@
+"""Shared fixtures. Integration tests use the real local stack (scripts/stack.sh), each
+test session in throw-away databases so parallel work never sees another run's rows."""
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+STACK = REPO_ROOT / "scripts" / "stack.sh"
+STACK_ENV = REPO_ROOT / ".local" / "stack.env"
+
+
+def load_env_file(path: Path) -> dict[str, str]:
+    """Parse the `export NAME='value'` lines that scripts/stack.sh writes."""
+    env = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("export "):
+            name, _, value = line[len("export "):].partition("=")
+            env[name] = shlex.split(value)[0] if value else ""
+    return env
+
+
+def _run_stack(command: str) -> dict[str, str]:
+    subprocess.run([str(STACK), command], check=True, cwd=REPO_ROOT)
+    env = load_env_file(STACK_ENV)
+    os.environ.update(env)
+    return env
+
+
+@pytest.fixture(scope="session")
+def stack_db() -> dict[str, str]:
+    """PostgreSQL running with the warehouse/alerts databases migrated; returns the stack env."""
+    return _run_stack("db")
+
+
+@pytest.fixture(scope="session")
+def stack_up(stack_db) -> dict[str, str]:
+    """The whole local stack: PostgreSQL, alerting replicas and the load balancer."""
+    return _run_stack("up")
+
+
+def _fresh_database(base_dsn: str, prefix: str) -> str:
+    params = conninfo_to_dict(base_dsn)
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(base_dsn, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    params["dbname"] = name
+    return make_conninfo(**params)
+
+
+def _drop_database(base_dsn: str, dsn: str) -> None:
+    name = conninfo_to_dict(dsn)["dbname"]
+    with psycopg.connect(base_dsn, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def warehouse_dsn(stack_db) -> str:
+    """A migrated, empty warehouse database of this test session (dropped afterwards)."""
+    from watchlist_screening.warehouse.migrate import SQL_ROOT, apply_migrations
+
+    base = stack_db["WAREHOUSE_DSN"]
+    dsn = _fresh_database(base, "warehouse_test")
+    apply_migrations(dsn, SQL_ROOT / "warehouse")
+    yield dsn
+    _drop_database(base, dsn)
+
+
+@pytest.fixture(scope="session")
+def alerts_db_dsn(stack_db) -> str:
+    """A migrated, empty alerts database of this test session (dropped afterwards)."""
+    from watchlist_screening.warehouse.migrate import SQL_ROOT, apply_migrations
+
+    base = stack_db["ALERTS_DB_DSN"]
+    dsn = _fresh_database(base, "alerts_test")
+    apply_migrations(dsn, SQL_ROOT / "alerts")
+    yield dsn
+    _drop_database(base, dsn)
