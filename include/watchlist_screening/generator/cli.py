@@ -1,0 +1,74 @@
+"""Command line: python -m watchlist_screening.generator --date 2024-05-01 [...]; prints the
+summary as one JSON line."""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+from ..config import Settings
+from .config import GeneratorConfig
+from .generate import generate
+
+
+def _day(text: str) -> date:
+    if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+        raise argparse.ArgumentTypeError(f"not a YYYY-MM-DD date: {text!r}")
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _codes(text: str) -> tuple[str, ...]:
+    return tuple(code.strip().upper() for code in text.split(",") if code.strip())
+
+
+def parse_args(argv: list[str] | None) -> GeneratorConfig:
+    defaults = GeneratorConfig(landing_dir=Path(), dates=())
+    parser = argparse.ArgumentParser(
+        prog="python -m watchlist_screening.generator",
+        description="Write a synthetic landing directory (watchlist, passenger days, truth).")
+    parser.add_argument("--landing-dir", type=Path, default=None,
+                        help="default: WATCHLIST_LANDING_DIR or .local/landing")
+    parser.add_argument("--date", type=_day, action="append", required=True, dest="dates",
+                        help="passenger day to generate, YYYY-MM-DD; repeat for more days")
+    parser.add_argument("--watchlist-size", type=int, default=defaults.watchlist_size)
+    parser.add_argument("--airports", type=_codes, default=defaults.airports,
+                        help=f"comma-separated IATA codes (default: {','.join(defaults.airports)})")
+    parser.add_argument("--passengers-per-airport", type=int,
+                        default=defaults.passengers_per_airport)
+    parser.add_argument("--sightings", type=int, default=defaults.sightings,
+                        help="sightings of wanted people per day")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--bad-lines", type=int, default=defaults.bad_lines,
+                        help="dirty lines per day, spread over the day's files")
+    parser.add_argument("--gzip-airports", type=_codes, default=(),
+                        help="airports whose files are written as .jsonl.gz")
+    parser.add_argument("--watchlist-duplicates-share", type=float,
+                        default=defaults.watchlist_duplicates_share,
+                        help="share of watchlist entries that list an already listed person")
+    args = parser.parse_args(argv)
+    try:
+        return GeneratorConfig(
+            landing_dir=args.landing_dir or Settings.from_env().landing_dir,
+            dates=tuple(args.dates), watchlist_size=args.watchlist_size, airports=args.airports,
+            passengers_per_airport=args.passengers_per_airport, sightings=args.sightings,
+            seed=args.seed, bad_lines=args.bad_lines, gzip_airports=frozenset(args.gzip_airports),
+            watchlist_duplicates_share=args.watchlist_duplicates_share)
+    except ValueError as exc:
+        parser.error(str(exc))
+
+
+def main(argv: list[str] | None = None) -> int:
+    config = parse_args(argv)
+    started = time.perf_counter()
+    summary = generate(config)
+    summary["elapsed_seconds"] = round(time.perf_counter() - started, 2)
+    json.dump(summary, sys.stdout, ensure_ascii=False)
+    sys.stdout.write("\n")
+    return 0

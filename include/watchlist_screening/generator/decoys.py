@@ -1,0 +1,86 @@
+"""Innocent travellers who resemble a wanted person, the cases that tempt false alerts.
+
+namesake    the wanted person's name (in its Latin spelling), 30% also their birth date,
+            otherwise a stranger: own face, height, eye colour, birthplace.
+look_alike  a different person whose identity vector is close to the wanted person's:
+            photo cosine with the listed photo ~ Uniform(0.57, 0.73) (about 0.5-0.8 after
+            photo noise), a different name, and in 85% of cases a different sex, a height
+            9-18 cm off or an eye colour no one would confuse with the listed one.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+
+from . import faces, names
+from .cultures import CULTURES
+from .passengers import identities
+from .people import CONFUSABLE, EYE_COLOURS, People, sample_people
+from .watchlist import Wanted
+
+NAMESAKE_SAME_DOB_SHARE = 0.3
+NAMESAKE_SAME_SEX_SHARE = 0.95  # given names are mostly gendered
+LOOK_ALIKE_COSINE = (0.57, 0.73)
+LOOK_ALIKE_SAME_CULTURE_SHARE = 0.7
+LOOK_ALIKE_DIFFERS_SHARE = 0.85
+# Given that a look-alike differs, the chance that each trait does (at least one will).
+LOOK_ALIKE_TRAIT_SHARES = (0.35, 0.6, 0.5)  # sex, height, eye colour
+LOOK_ALIKE_HEIGHT_GAP_CM = (9.0, 18.0)
+
+_EYE_GROUP = {colour: group for group in CONFUSABLE for colour in group}
+
+
+def namesakes(rng: np.random.Generator, wanted: list[Wanted], day: date) -> list[dict]:
+    n = len(wanted)
+    if not n:
+        return []
+    them = People.concat([w.person for w in wanted])
+    sex = np.where(rng.random(n) < NAMESAKE_SAME_SEX_SHARE, them.sex, rng.integers(0, 2, n))
+    people = sample_people(rng, n, np.datetime64(day), adults=True, culture=them.culture, sex=sex)
+    # The listed birth date (what a name + birth date rule compares), else the real one.
+    listed_dob = np.array([w.record.get("date_of_birth", d) for w, d in
+                           zip(wanted, np.datetime_as_string(them.dob).tolist())],
+                          dtype="datetime64[D]")
+    same_dob = rng.random(n) < NAMESAKE_SAME_DOB_SHARE
+    people.dob[same_dob] = listed_dob[same_dob]
+    given, surname = them.latin_names()
+    return identities(rng, people, faces.photos(rng, faces.identities(rng, n)), given, surname)
+
+
+def _other_eye(rng: np.random.Generator, eye: int) -> int:
+    colour = EYE_COLOURS[eye]
+    options = [i for i, c in enumerate(EYE_COLOURS) if c not in _EYE_GROUP.get(colour, (colour,))]
+    return options[rng.integers(0, len(options))]
+
+
+def look_alikes(rng: np.random.Generator, wanted: list[Wanted], day: date) -> list[dict]:
+    n = len(wanted)
+    if not n:
+        return []
+    them = People.concat([w.person for w in wanted])
+    differs = rng.random(n) < LOOK_ALIKE_DIFFERS_SHARE
+    traits = rng.random((n, 3)) < LOOK_ALIKE_TRAIT_SHARES
+    none = differs & ~traits.any(axis=1)
+    traits[none, rng.integers(0, 3, none.sum())] = True
+    traits &= differs[:, None]
+    sex = np.where(traits[:, 0], np.where(them.sex == 0, 1, 0), them.sex)
+    culture = np.where(rng.random(n) < LOOK_ALIKE_SAME_CULTURE_SHARE, them.culture,
+                       rng.choice(len(CULTURES), n, p=names.CULTURE_WEIGHTS))
+    people = sample_people(rng, n, np.datetime64(day), adults=True, culture=culture, sex=sex)
+    gap = rng.uniform(*LOOK_ALIKE_HEIGHT_GAP_CM, n) * rng.choice([-1, 1], n)
+    people.height = them.height + np.where(traits[:, 1], gap, 0.0)
+    people.eye = np.array([_other_eye(rng, e) if t else e
+                           for e, t in zip(them.eye.tolist(), traits[:, 2].tolist())])
+    # Same culture and sex make the same name possible: such a traveller would be a
+    # namesake too, which this case is not meant to be.
+    given, surname = people.latin_names()
+    for i, their_name in enumerate(zip(*them.latin_names())):
+        while (given[i], surname[i]) == their_name:
+            people.given[i] = names.sample_names(rng, culture[[i]], people.form[[i]])[0][0]
+            given[i] = people.take([i]).latin_names()[0][0]
+    sigma = faces.photo_sigmas(rng, n)
+    z = faces.look_alike_identities(rng, np.stack([w.z for w in wanted]),
+                                    np.stack([w.photo for w in wanted]),
+                                    rng.uniform(*LOOK_ALIKE_COSINE, n), sigma)
+    return identities(rng, people, faces.photos(rng, z, sigma))

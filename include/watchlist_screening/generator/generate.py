@@ -1,0 +1,16 @@
+"""Generate a landing directory: the watchlist snapshot, then each requested day."""
+from __future__ import annotations
+
+from . import day, watchlist
+from .config import GeneratorConfig
+
+
+def generate(config: GeneratorConfig) -> dict:
+    """Write everything `config` asks for; return a summary of the files and counts."""
+    return {
+        "landing_dir": str(config.landing_dir),
+        "seed": config.seed,
+        "watchlist": watchlist.write(config.landing_dir, config.seed, config.watchlist_size,
+                                     config.watchlist_duplicates_share),
+        "days": [day.write(config, d) for d in config.dates],
+    }

@@ -1,0 +1,78 @@
+"""Sightings: wanted people passing passport control.
+
+They cannot change their face (a new photo of the same identity), sex, height (measured
+again) or eye colour (noted again, sometimes confused), but they choose the identity they
+travel under:
+  new_identity  45%  a forged document: new name, birth date (within 6 years, to fit the
+                     face), birthplace and nationality
+  alias         25%  one of their listed aliases, with the alias's birth date if listed
+  typo          15%  their own name distorted (keying slip, name order swapped, accents dropped)
+  as_listed     15%  their own identity
+The names on their documents are in the Latin alphabet even when the watchlist spells them
+in Cyrillic, Greek or Arabic.
+"""
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+
+from . import faces
+from .passengers import identities
+from .people import People, sample_people
+from .variants import misspell
+from .watchlist import Wanted
+
+MODE_SHARES = (0.45, 0.25, 0.15, 0.15)  # new_identity, alias, typo, as_listed
+FORGED_AGE_SHIFT_DAYS = (365, 6 * 365)
+ADULT_AGE = np.timedelta64(18 * 366, "D")
+
+
+def quotas(n: int, shares) -> list[int]:
+    """Split n by shares exactly (largest remainder), so small days keep the mix."""
+    raw = np.asarray(shares) * n
+    counts = np.floor(raw).astype(int)
+    counts[np.argsort(counts - raw, kind="stable")[: n - counts.sum()]] += 1
+    return counts.tolist()
+
+
+def assign_modes(rng: np.random.Generator, wanted: list[Wanted]) -> list[str]:
+    """A mode per sighting, in MODE_SHARES proportions; alias sightings go to people who
+    have aliases (the rare shortfall travels under a new identity instead)."""
+    new, alias, typo, listed = quotas(len(wanted), MODE_SHARES)
+    order = rng.permutation(len(wanted)).tolist()
+    with_alias = [i for i in order if wanted[i].record.get("aliases")][:alias]
+    modes = {i: "alias" for i in with_alias}
+    pool = ["new_identity"] * (new + alias - len(with_alias)) + ["typo"] * typo + \
+        ["as_listed"] * listed
+    modes.update(zip([i for i in order if i not in modes], pool))
+    return [modes[i] for i in range(len(wanted))]
+
+
+def _travelling_as(rng: np.random.Generator, wanted: Wanted, mode: str,
+                   day: date) -> tuple[People, str, str]:
+    """The person as their document describes them, and the name on it."""
+    person = wanted.person.take([0])
+    (given,), (surname,) = person.latin_names()
+    if mode == "typo":
+        given, surname = misspell(rng, given, surname)
+    elif mode == "alias":
+        aliases = wanted.record["aliases"]
+        alias = aliases[rng.integers(0, len(aliases))]
+        given, surname = alias["given_names"], alias["surname"]
+        if "date_of_birth" in alias:
+            person.dob[0] = np.datetime64(alias["date_of_birth"])
+    elif mode == "new_identity":
+        forged = sample_people(rng, 1, np.datetime64(day), adults=True, sex=person.sex)
+        (given,), (surname,) = forged.latin_names()
+        shift = np.timedelta64(int(rng.integers(*FORGED_AGE_SHIFT_DAYS) * rng.choice([-1, 1])), "D")
+        # A forger keeps the document plausible for the face: an adult's.
+        person.dob[0] = min(person.dob[0] + shift, np.datetime64(day) - ADULT_AGE)
+        person.birthplace[0], person.nationality[0] = forged.birthplace[0], forged.nationality[0]
+    return person, given, surname
+
+
+def sighting(rng: np.random.Generator, wanted: Wanted, mode: str, day: date) -> dict:
+    """The identity part of the scan record of `wanted` travelling in `mode`."""
+    person, given, surname = _travelling_as(rng, wanted, mode, day)
+    return identities(rng, person, faces.photos(rng, wanted.z[None, :]), [given], [surname])[0]
