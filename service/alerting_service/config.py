@@ -1,0 +1,70 @@
+"""Service settings, read once from the environment at start-up."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+class ConfigError(RuntimeError):
+    pass
+
+
+def _tokens(plural: str, singular: str) -> tuple[str, ...]:
+    # The plural form allows rotation (old and new token valid together); the singular
+    # one is what .local/stack.env exports.
+    raw = ",".join(os.environ.get(name, "") for name in (plural, singular))
+    return tuple(dict.fromkeys(t.strip() for t in raw.split(",") if t.strip()))
+
+
+def _number(name: str, default: float) -> float:
+    value = os.environ.get(name, "")
+    try:
+        return float(value) if value else default
+    except ValueError:
+        raise ConfigError(f"${name} must be a number, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    db_dsn: str
+    pipeline_tokens: tuple[str, ...]
+    reviewer_tokens: tuple[str, ...]
+    pool_min_size: int = 1
+    pool_max_size: int = 10
+    db_wait_seconds: float = 60.0
+    # Well below the balancer's read timeout: a replica that cannot reach the database
+    # answers 503 soon enough for the balancer and the client to try again elsewhere.
+    pool_timeout_seconds: float = 5.0
+    ready_timeout_seconds: float = 2.0
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        dsn = os.environ.get("ALERTS_DB_DSN", "")
+        if not dsn:
+            raise ConfigError("$ALERTS_DB_DSN is not set")
+        pipeline = _tokens("ALERTS_PIPELINE_TOKENS", "ALERTS_PIPELINE_TOKEN")
+        reviewer = _tokens("ALERTS_REVIEWER_TOKENS", "ALERTS_REVIEWER_TOKEN")
+        # Fail closed: a replica without tokens would be either useless or open.
+        if not pipeline:
+            raise ConfigError("no pipeline token: set $ALERTS_PIPELINE_TOKENS or $ALERTS_PIPELINE_TOKEN")
+        if not reviewer:
+            raise ConfigError("no reviewer token: set $ALERTS_REVIEWER_TOKENS or $ALERTS_REVIEWER_TOKEN")
+        return cls(
+            db_dsn=dsn,
+            pipeline_tokens=pipeline,
+            reviewer_tokens=reviewer,
+            pool_min_size=int(_number("ALERTS_DB_POOL_MIN", cls.pool_min_size)),
+            pool_max_size=int(_number("ALERTS_DB_POOL_MAX", cls.pool_max_size)),
+            db_wait_seconds=_number("ALERTS_DB_WAIT_SECONDS", cls.db_wait_seconds),
+            pool_timeout_seconds=_number("ALERTS_DB_POOL_TIMEOUT_SECONDS", cls.pool_timeout_seconds),
+            ready_timeout_seconds=_number("ALERTS_READY_TIMEOUT_SECONDS", cls.ready_timeout_seconds),
+            log_level=os.environ.get("ALERTS_LOG_LEVEL", cls.log_level).upper(),
+        )
+
+    def __repr__(self) -> str:
+        # Settings end up in tracebacks and debug output; the DSN holds a password.
+        return (
+            f"Settings(pipeline_tokens={len(self.pipeline_tokens)}, reviewer_tokens={len(self.reviewer_tokens)}, "
+            f"pool={self.pool_min_size}..{self.pool_max_size}, log_level={self.log_level})"
+        )
