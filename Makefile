@@ -1,0 +1,71 @@
+# Watchlist screening — local path. The same components as docker-compose.yaml, natively:
+# a project-owned PostgreSQL, the alerting service replicas behind nginx, Spark local[*],
+# Airflow with a local metadata DB. Everything lives under .local/ (git-ignored).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+REPO := $(abspath .)
+LOCAL := $(REPO)/.local
+VENV := $(REPO)/.venv
+PY := $(VENV)/bin/python
+ENV := source $(REPO)/scripts/env.sh
+APT_PACKAGES := postgresql libpostgresql-jdbc-java default-jre-headless nginx-light curl docker-compose
+INSTALL_STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
+
+DATE ?= 2026-11-23
+LANDING_DIR ?= $(LOCAL)/landing
+DEMO_DIR := $(LOCAL)/demo-landing
+PYTEST_ARGS ?=
+
+.PHONY: help install up down db airflow-db demo run test bench generate clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: $(INSTALL_STAMP)  ## Debian packages and the pinned virtualenv (once; reused after)
+
+$(INSTALL_STAMP): requirements.txt pyproject.toml
+	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "[install] apt:$$missing"; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@test -x $(PY) || python3.11 -m venv $(VENV) 2>/dev/null || python3 -m venv $(VENV)
+	@echo "[install] python packages (pinned, requirements.txt)"
+	@$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -r requirements.txt
+	@$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@rm -f $(VENV)/.installed-*; touch $@
+
+db: install  ## PostgreSQL only (warehouse + alerts databases, migrations)
+	@$(REPO)/scripts/stack.sh db
+
+up: install  ## start the local stack: PostgreSQL, alerting replicas, nginx on 127.0.0.1:8088
+	@$(REPO)/scripts/stack.sh up
+
+down:  ## stop the local stack
+	@$(REPO)/scripts/stack.sh down
+
+airflow-db: install
+	@$(ENV); mkdir -p "$$AIRFLOW_HOME"; airflow db migrate >"$(LOCAL)/logs/airflow-db.log" 2>&1 \
+	  || { tail -20 "$(LOCAL)/logs/airflow-db.log"; exit 1; }
+
+generate: install  ## generate a landing dir: make generate LANDING_DIR=... DATE=... [GEN_ARGS=...]
+	@$(PY) -m watchlist_screening.generator --landing-dir "$(LANDING_DIR)" --date $(DATE) $(GEN_ARGS)
+
+run: up airflow-db  ## screen one day: make run DATE=YYYY-MM-DD LANDING_DIR=path
+	@$(ENV); $(REPO)/scripts/run_day.sh "$(DATE)" "$(LANDING_DIR)"
+
+demo: up airflow-db  ## generate a sample day, run the DAG for it, print summary + precision/recall
+	@$(PY) -m watchlist_screening.generator --landing-dir "$(DEMO_DIR)" --date $(DATE) \
+	  --watchlist-size 5000 --airports LHR,CDG --passengers-per-airport 5000 --sightings 24 --bad-lines 12 --seed 7 >/dev/null
+	@$(ENV); $(REPO)/scripts/run_day.sh "$(DATE)" "$(DEMO_DIR)" >"$(LOCAL)/logs/demo-summary.json"
+	@$(ENV); $(PY) -m watchlist_screening.demo_report --summary "$(LOCAL)/logs/demo-summary.json" \
+	  --landing-dir "$(DEMO_DIR)" --date $(DATE)
+
+test: install  ## the whole test suite (starts what it needs itself)
+	@$(ENV); $(PY) -m pytest $(PYTEST_ARGS)
+
+clean: down  ## stop the stack and delete .local (databases, models, logs)
+	rm -rf $(LOCAL)

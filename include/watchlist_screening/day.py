@@ -1,0 +1,118 @@
+"""The bodies of the DAG's tasks for one scan day. The DAG file only wires these up;
+tests call them directly. Errors that a retry cannot fix become AirflowFailException
+(fail fast, with the reason); everything else propagates and is retried."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import math
+import os
+from pathlib import Path
+
+from watchlist_screening.airflow_config import alerting_endpoint, warehouse_dsn
+from watchlist_screening.config import Settings
+
+log = logging.getLogger(__name__)
+MAX_ALERT_BATCHES = 1000  # far below Airflow's max_map_length (1024)
+
+
+def _fail(message: str):
+    from airflow.sdk.exceptions import AirflowFailException
+
+    return AirflowFailException(message)
+
+
+def _variable(name: str) -> str | None:
+    from airflow.sdk import Variable
+
+    try:
+        return Variable.get(name, default=None)
+    except Exception:  # no metadata DB / API server reachable: fall back to the environment
+        return None
+
+
+def prepare_day(params: dict, ds: str) -> dict:
+    from watchlist_screening.warehouse.migrate import SQL_ROOT, apply_migrations
+
+    settings = Settings.from_env()
+    try:
+        scan_day = dt.date.fromisoformat(params.get("date") or ds)
+    except ValueError as exc:
+        raise _fail(f"param 'date' must be YYYY-MM-DD: {exc}") from exc
+    landing_dir = Path(params.get("landing_dir") or _variable("watchlist_landing_dir") or settings.landing_dir)
+    if not (landing_dir / "watchlist" / "watchlist.jsonl").is_file():
+        raise _fail(f"landing dir {landing_dir} has no watchlist/watchlist.jsonl: check param 'landing_dir' "
+                    "or the variable/env WATCHLIST_LANDING_DIR")
+    threshold = params.get("match_threshold")
+    if threshold is None:
+        threshold = float(_variable("watchlist_match_threshold") or settings.match_threshold)
+    applied = apply_migrations(warehouse_dsn(), SQL_ROOT / "warehouse")
+    day_dir = landing_dir / "passengers" / scan_day.isoformat()
+    files = sorted(p.name for p in day_dir.glob("*.jsonl*")) if day_dir.is_dir() else []
+    log.info("scan day %s: %d file(s) in %s %s; migrations applied now: %s", scan_day, len(files), day_dir,
+             files, applied or "none")
+    return {
+        "scan_day": scan_day.isoformat(),
+        "landing_dir": str(landing_dir),
+        "files": files,
+        "match_threshold": float(threshold),
+        "retrain": bool(params.get("retrain")),
+        "dry_run": bool(params.get("dry_run")),
+    }
+
+
+def ensure_model(prepared: dict) -> str:
+    from watchlist_screening.linkage.screen_day import DayNotLoaded, ensure_model as ensure
+
+    settings = Settings.from_env()
+    try:
+        return ensure(warehouse_dsn(), dt.date.fromisoformat(prepared["scan_day"]), settings.model_dir,
+                      retrain=prepared["retrain"], max_age_days=settings.model_max_age_days)
+    except (DayNotLoaded, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+
+
+def score_day(prepared: dict, model_version: str) -> dict:
+    from watchlist_screening.linkage.screen_day import DayNotLoaded, score_day as score
+
+    try:
+        result = score(warehouse_dsn(), dt.date.fromisoformat(prepared["scan_day"]), model_version,
+                       prepared["match_threshold"])
+    except DayNotLoaded as exc:
+        raise _fail(str(exc)) from exc
+    log.info("scored %s: %d passengers, %d candidate pairs, %d matches (model %s, watchlist v%d)",
+             result.day, result.passengers, result.candidate_pairs, result.matches, result.model_version,
+             result.watchlist_version)
+    return {"matches": result.matches, "candidate_pairs": result.candidate_pairs,
+            "model_version": result.model_version, "watchlist_version": result.watchlist_version}
+
+
+def plan_alert_batches(prepared: dict, scored: dict) -> list[dict]:
+    if prepared["dry_run"]:
+        log.info("dry run: %d matches scored, no alerts sent", scored["matches"])
+        return []
+    total = scored["matches"]
+    size = max(Settings.from_env().alert_batch_size, math.ceil(total / MAX_ALERT_BATCHES))
+    return [{"scan_day": prepared["scan_day"], "index": i, "offset": off, "limit": size}
+            for i, off in enumerate(range(0, total, size))]
+
+
+def send_alert_batch(batch: dict) -> dict:
+    from watchlist_screening.alerts.client import NonRetryableAlertError
+    from watchlist_screening.fanout import send_batch
+
+    endpoint = alerting_endpoint()
+    try:
+        return send_batch(warehouse_dsn(), endpoint.base_url, endpoint.token, batch)
+    except NonRetryableAlertError as exc:
+        raise _fail(f"alerting service rejected batch {batch['index']} of {batch['scan_day']}: {exc}") from exc
+
+
+def summarise_day(prepared: dict, sent: list[dict]) -> dict:
+    from watchlist_screening.run_summary import record_alerts_sent
+
+    summary = record_alerts_sent(warehouse_dsn(), dt.date.fromisoformat(prepared["scan_day"]),
+                                 sum(s["accepted"] for s in sent if s))
+    log.info("RUN SUMMARY %s", json.dumps(summary))
+    return summary

@@ -1,0 +1,2 @@
+"""Linkage of the day's passengers against the watchlist: a Splink (Fellegi-Sunter) model
+on DuckDB, candidate pairs from photo nearest neighbours, scoring, grouping."""

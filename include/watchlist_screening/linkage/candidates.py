@@ -1,0 +1,103 @@
+"""Candidate pairs: photo nearest neighbours first, OR-ed with name/date-of-birth rules.
+
+Blocking must not rely on names or dates (wanted people change them), so every passenger
+is paired with the watchlist entries whose photos are most similar (faiss inner product on
+unit vectors = cosine). Exact search while the watchlist is small enough to scan; HNSW
+beyond. Name/DOB rules add the easy cases whose photos happen to be poor.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+
+from watchlist_screening.linkage.data import PASSENGERS, WATCHLIST, embeddings, scalar
+
+CANDIDATES = "candidate_pairs"
+SPLINK_BLOCKED_PAIRS = "splink_blocked_pairs"
+EXACT_SEARCH_MAX_WATCHLIST = 200_000
+
+
+@dataclass(frozen=True)
+class CandidateConfig:
+    neighbours: int = 10          # photo neighbours per passenger
+    min_similarity: float = 0.3   # below this a neighbour is noise, not a candidate
+    hnsw_m: int = 32
+    hnsw_ef_search: int = 128
+
+
+def _photo_index(vectors: np.ndarray, config: CandidateConfig):
+    import faiss
+
+    dim = vectors.shape[1]
+    if len(vectors) <= EXACT_SEARCH_MAX_WATCHLIST:
+        index = faiss.IndexFlatIP(dim)
+    else:
+        index = faiss.IndexHNSWFlat(dim, config.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efSearch = config.hnsw_ef_search
+    index.add(vectors)
+    return index
+
+
+def photo_neighbours(query: np.ndarray, base: np.ndarray, k: int, config: CandidateConfig):
+    """(similarities, indices) of each query row's k most similar base rows."""
+    k = min(k, len(base))
+    if k == 0 or len(query) == 0:
+        return np.empty((len(query), 0), np.float32), np.empty((len(query), 0), np.int64)
+    index = _photo_index(base, config)
+    return index.search(query, k)
+
+
+def build_candidates(con: duckdb.DuckDBPyConnection, config: CandidateConfig = CandidateConfig()) -> int:
+    """Create the `candidate_pairs` table (scan_id, subject_id, photo_similarity, via_photo,
+    via_rules) and the blocked-pairs table Splink scores; return the number of pairs."""
+    p_ids, p_vecs = embeddings(con, PASSENGERS)
+    w_ids, w_vecs = embeddings(con, WATCHLIST)
+    sims, idx = photo_neighbours(p_vecs, w_vecs, config.neighbours, config)
+    keep = (idx >= 0) & (sims >= config.min_similarity)
+    rows, cols = np.nonzero(keep)
+    import pyarrow as pa
+
+    photo_pairs = pa.table({
+        "scan_id": pa.array(np.asarray(p_ids, dtype=object)[rows], pa.string()),
+        "subject_id": pa.array(np.asarray(w_ids, dtype=object)[idx[rows, cols]], pa.string()),
+    })
+    con.register("photo_pairs", photo_pairs)
+    con.execute(f"""
+        CREATE OR REPLACE TABLE {CANDIDATES} AS
+        WITH rule_pairs AS (
+            -- same name under any listed alias (token order ignored)
+            SELECT p.unique_id AS scan_id, w.unique_id AS subject_id
+            FROM {PASSENGERS} p
+            JOIN (SELECT unique_id, unnest(name_keys) AS name_key FROM {WATCHLIST}) w
+              ON p.name_keys[1] = w.name_key
+            UNION
+            -- same surname and a listed date of birth
+            SELECT p.unique_id, w.unique_id
+            FROM {PASSENGERS} p
+            JOIN (SELECT unique_id, surname_norm, unnest(all_dobs) AS dob FROM {WATCHLIST}) w
+              ON p.surname_norm = w.surname_norm AND p.all_dobs[1] = w.dob
+        ),
+        all_pairs AS (
+            SELECT scan_id, subject_id, bool_or(via_photo) AS via_photo, bool_or(via_rules) AS via_rules
+            FROM (SELECT scan_id, subject_id, true AS via_photo, false AS via_rules FROM photo_pairs
+                  UNION ALL
+                  SELECT scan_id, subject_id, false, true FROM rule_pairs)
+            GROUP BY scan_id, subject_id
+        )
+        SELECT a.scan_id, a.subject_id,
+               array_cosine_similarity(p.face_embedding, w.face_embedding) AS photo_similarity,
+               a.via_photo, a.via_rules
+        FROM all_pairs a
+        JOIN {PASSENGERS} p ON p.unique_id = a.scan_id
+        JOIN {WATCHLIST} w ON w.unique_id = a.subject_id""")
+    con.unregister("photo_pairs")
+    # Splink joins blocked pairs on '<source_dataset>-__-<unique_id>' keys.
+    con.execute(f"""
+        CREATE OR REPLACE TABLE {SPLINK_BLOCKED_PAIRS} AS
+        SELECT '0' AS match_key,
+               '{PASSENGERS}-__-' || scan_id AS join_key_l,
+               '{WATCHLIST}-__-' || subject_id AS join_key_r
+        FROM {CANDIDATES}""")
+    return scalar(con, f"SELECT count(*) FROM {CANDIDATES}")

@@ -1,0 +1,137 @@
+"""The Fellegi-Sunter comparisons and the stated priors for their m probabilities.
+
+Wanted people can change their name, date and place of birth and nationality, but not
+their face, sex, height or eye colour, so the physical comparisons carry the weight and
+identity fields only add evidence when they agree. All SQL is DuckDB and symmetric in
+l/r, because Splink may present a pair either way round (e.g. in u sampling).
+"""
+from __future__ import annotations
+
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+
+# Cosine similarity of L2-normalised photo embeddings, highest level first.
+PHOTO_THRESHOLDS = (0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.5)
+HEIGHT_DIFFERENCES_CM = (2, 4, 7, 10)
+CONFUSABLE_EYE_COLOURS = (("hazel", "brown", "amber"), ("grey", "blue"))
+
+PHOTO = "face_embedding"
+
+# m = P(level | same person), one value per non-null level, in level order. These are
+# the priors a reviewer can read and challenge; training replaces those it can estimate
+# from data (see training.py) and records where each value came from.
+M_PRIORS: dict[str, list[float]] = {
+    # a face model's genuine-pair similarity: mostly high, a tail of poor photos; a photo
+    # of the person that does not resemble their listing at all means a wrong photo
+    PHOTO: [0.30, 0.25, 0.20, 0.13, 0.07, 0.0345, 0.015, 0.0005],
+    # recorded wrongly very rarely
+    "sex": [0.995, 0.005],
+    # measured: differs by a few cm between records
+    "height_cm": [0.55, 0.30, 0.13, 0.015, 0.005],
+    # recorded by a person: occasionally confused within the usual groups
+    "eye_colour": [0.88, 0.10, 0.02],
+    # travelling under an alias or a new identity is the norm for wanted people
+    "names": [0.30, 0.08, 0.10, 0.07, 0.45],
+    "date_of_birth": [0.40, 0.03, 0.05, 0.52],
+    "place_of_birth": [0.35, 0.65],
+    "nationality": [0.45, 0.55],
+}
+
+
+def _eye_confusion_sql() -> str:
+    groups = []
+    for group in CONFUSABLE_EYE_COLOURS:
+        values = ", ".join(f"'{c}'" for c in group)
+        groups.append(f"(eye_colour_l IN ({values}) AND eye_colour_r IN ({values}))")
+    return " OR ".join(groups)
+
+
+def _best_name_similarity(threshold: float) -> str:
+    # name_keys: every known name of the record (primary and aliases), normalised with
+    # tokens sorted, so "smith john" matches "john smith"; the best pairing wins.
+    return (
+        "list_max(list_transform(name_keys_l, lambda a: list_max(list_transform(name_keys_r, "
+        f"lambda b: jaro_winkler_similarity(a, b))))) >= {threshold}"
+    )
+
+
+def _any_dob(condition: str) -> str:
+    return (
+        "len(list_filter(all_dobs_l, lambda a: len(list_filter(all_dobs_r, "
+        f"lambda b: {condition})) > 0)) > 0"
+    )
+
+
+def comparisons() -> list:
+    """Comparisons in a fixed order; M_PRIORS and training rely on the level order."""
+    null_dobs = "all_dobs_l IS NULL OR all_dobs_r IS NULL OR len(all_dobs_l) = 0 OR len(all_dobs_r) = 0"
+    return [
+        cl.CosineSimilarityAtThresholds(PHOTO, list(PHOTO_THRESHOLDS)),
+        cl.ExactMatch("sex"),
+        cl.CustomComparison(
+            output_column_name="height_cm",
+            comparison_levels=[
+                cll.NullLevel("height_cm"),
+                *[cll.AbsoluteDifferenceLevel("height_cm", d) for d in HEIGHT_DIFFERENCES_CM],
+                cll.ElseLevel(),
+            ],
+            comparison_description="Height difference (cm)",
+        ),
+        cl.CustomComparison(
+            output_column_name="eye_colour",
+            comparison_levels=[
+                cll.NullLevel("eye_colour"),
+                cll.ExactMatchLevel("eye_colour"),
+                cll.CustomLevel(_eye_confusion_sql(), "Commonly confused colours"),
+                cll.ElseLevel(),
+            ],
+            comparison_description="Eye colour",
+        ),
+        cl.CustomComparison(
+            output_column_name="names",
+            comparison_levels=[
+                cll.CustomLevel(
+                    "name_keys_l IS NULL OR name_keys_r IS NULL OR len(name_keys_l) = 0 OR len(name_keys_r) = 0",
+                    "No name",
+                ).configure(is_null_level=True),
+                cll.CustomLevel("len(list_intersect(name_keys_l, name_keys_r)) > 0", "Same name (any alias)"),
+                cll.CustomLevel(_best_name_similarity(0.95), "Name Jaro-Winkler >= 0.95 (any alias)"),
+                cll.CustomLevel(_best_name_similarity(0.88), "Name Jaro-Winkler >= 0.88 (any alias)"),
+                cll.CustomLevel("surname_norm_l = surname_norm_r", "Same surname"),
+                cll.ElseLevel(),
+            ],
+            comparison_description="Names against primary name and every alias",
+        ),
+        cl.CustomComparison(
+            output_column_name="date_of_birth",
+            comparison_levels=[
+                cll.CustomLevel(null_dobs, "No date of birth").configure(is_null_level=True),
+                cll.CustomLevel("len(list_intersect(all_dobs_l, all_dobs_r)) > 0", "Same date of birth (any alias)"),
+                cll.CustomLevel(
+                    _any_dob("year(a) = year(b) AND month(a) = day(b) AND day(a) = month(b)"),
+                    "Day and month transposed",
+                ),
+                cll.CustomLevel(_any_dob("abs(year(a) - year(b)) <= 1"), "Within a year"),
+                cll.ElseLevel(),
+            ],
+            comparison_description="Date of birth against every listed date",
+        ),
+        cl.CustomComparison(
+            output_column_name="place_of_birth",
+            comparison_levels=[
+                cll.NullLevel("place_of_birth_norm"),
+                cll.ExactMatchLevel("place_of_birth_norm"),
+                cll.ElseLevel(),
+            ],
+            comparison_description="Place of birth",
+        ),
+        cl.CustomComparison(
+            output_column_name="nationality",
+            comparison_levels=[
+                cll.NullLevel("nationality"),
+                cll.ExactMatchLevel("nationality"),
+                cll.ElseLevel(),
+            ],
+            comparison_description="Nationality",
+        ),
+    ]

@@ -1,0 +1,68 @@
+"""Score the day's candidate pairs with a trained model, keep the matches, group them."""
+from __future__ import annotations
+
+import json
+import logging
+import math
+
+import duckdb
+from splink import DuckDBAPI, Linker
+
+from watchlist_screening.linkage.candidates import CANDIDATES, SPLINK_BLOCKED_PAIRS
+from watchlist_screening.linkage.data import PASSENGERS, WATCHLIST, scalar
+
+MATCHES = "matches"
+
+
+def _comparison_names(model: dict) -> list[str]:
+    return [c["output_column_name"] for c in model["comparisons"]]
+
+
+def score(con: duckdb.DuckDBPyConnection, model: dict, threshold: float) -> int:
+    """Create the `matches` table: one row per pair at or above `threshold`, with the
+    per-comparison match weights as evidence and a group id per connected component."""
+    db_api = DuckDBAPI(con)
+    linker = Linker(
+        [db_api.register(PASSENGERS, dataset_display_name=PASSENGERS),
+         db_api.register(WATCHLIST, dataset_display_name=WATCHLIST)],
+        model, log_level=logging.WARNING,
+    )
+    linker.table_management.register_blocked_pairs_for_predict(db_api.register(SPLINK_BLOCKED_PAIRS))
+    predictions = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+    clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
+        predictions, threshold_match_probability=threshold
+    )
+    names = _comparison_names(model)
+    # Splink's per-comparison match weights (log2 Bayes factors): what spoke for and against.
+    evidence = ", ".join(f"'{n}': round(pr.mw_{n}, 3)" for n in names)
+    con.execute(f"""
+        CREATE OR REPLACE TABLE {MATCHES} AS
+        SELECT
+            CASE WHEN pr.source_dataset_l = '{PASSENGERS}' THEN pr.unique_id_l ELSE pr.unique_id_r END AS scan_id,
+            CASE WHEN pr.source_dataset_l = '{PASSENGERS}' THEN pr.unique_id_r ELSE pr.unique_id_l END AS subject_id,
+            pr.match_probability, pr.match_weight,
+            c.photo_similarity,
+            to_json({{{evidence}}})::VARCHAR AS evidence
+        FROM {predictions.physical_name} pr
+        JOIN {CANDIDATES} c
+          ON c.scan_id = CASE WHEN pr.source_dataset_l = '{PASSENGERS}' THEN pr.unique_id_l ELSE pr.unique_id_r END
+         AND c.subject_id = CASE WHEN pr.source_dataset_l = '{PASSENGERS}' THEN pr.unique_id_r ELSE pr.unique_id_l END""")
+    con.execute(f"""
+        CREATE OR REPLACE TABLE match_groups AS
+        SELECT unique_id AS scan_id, cluster_id AS group_id
+        FROM {clusters.physical_name} WHERE source_dataset = '{PASSENGERS}'""")
+    con.execute(f"""
+        CREATE OR REPLACE TABLE {MATCHES} AS
+        SELECT m.*, g.group_id FROM {MATCHES} m LEFT JOIN match_groups g USING (scan_id)""")
+    return scalar(con, f"SELECT count(*) FROM {MATCHES}")
+
+
+def match_rows(con: duckdb.DuckDBPyConnection) -> list[dict]:
+    cur = con.execute(f"SELECT * FROM {MATCHES} ORDER BY scan_id, subject_id")
+    columns = [d[0] for d in cur.description]
+    rows = []
+    for values in cur.fetchall():
+        row = dict(zip(columns, values))
+        row["evidence"] = {k: (v if v is None or math.isfinite(v) else None) for k, v in json.loads(row["evidence"]).items()}
+        rows.append(row)
+    return rows

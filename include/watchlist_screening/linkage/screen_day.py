@@ -1,0 +1,109 @@
+"""The linkage stage of one day, as the DAG's tasks call it: make sure a model exists,
+then score the day against the watchlist version it was loaded with and store matches."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import psycopg
+from psycopg.types.json import Jsonb
+
+from watchlist_screening.linkage import candidates, data, registry, scoring, training
+
+log = logging.getLogger(__name__)
+
+
+class DayNotLoaded(RuntimeError):
+    """The normalisation step has not produced this day yet."""
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    day: dt.date
+    watchlist_version: int
+    model_version: str
+    passengers: int
+    candidate_pairs: int
+    matches: int
+
+
+def day_watchlist_version(dsn: str, day: dt.date) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT watchlist_version FROM warehouse.day_runs WHERE scan_day = %s", (day,)).fetchone()
+    if not row or row[0] is None:
+        raise DayNotLoaded(f"day {day} has not been normalised (no warehouse.day_runs row): run the normalise task first")
+    return row[0]
+
+
+def _prepared(dsn: str, day: dt.date, watchlist_version: int, config: candidates.CandidateConfig):
+    con = duckdb.connect()
+    counts = data.load_tables(con, dsn, day, watchlist_version)
+    counts["candidate_pairs"] = candidates.build_candidates(con, config) if counts[data.PASSENGERS] else 0
+    return con, counts
+
+
+def ensure_model(dsn: str, day: dt.date, model_dir: Path, retrain: bool = False, max_age_days: int = 30,
+                 candidate_config: candidates.CandidateConfig = candidates.CandidateConfig()) -> str:
+    """Return the model version to score `day` with, training one from the day if asked,
+    if there is none, or if the current one is older than `max_age_days`."""
+    current = registry.load_model(dsn)
+    if current and not retrain:
+        age = (dt.datetime.now(dt.timezone.utc) - current.trained_at).days
+        if age <= max_age_days:
+            log.info("reusing model %s (trained %d days ago)", current.version, age)
+            return current.version
+        log.info("model %s is %d days old (> %d): retraining", current.version, age, max_age_days)
+    watchlist_version = day_watchlist_version(dsn, day)
+    con, counts = _prepared(dsn, day, watchlist_version, candidate_config)
+    if counts[data.PASSENGERS] == 0 or counts[data.WATCHLIST] == 0:
+        if current:
+            log.warning("day %s has no passengers to train on: keeping model %s", day, current.version)
+            return current.version
+        raise training_data_error(day, counts)
+    model, notes = training.train(con, counts)
+    version = registry.save_model(dsn, model_dir, model, notes, day, day, watchlist_version)
+    log.info("trained model %s on %s: %s", version, day, notes["parameters"])
+    return version
+
+
+def training_data_error(day: dt.date, counts: dict) -> ValueError:
+    return ValueError(f"cannot train a first model on {day}: {counts[data.PASSENGERS]} passengers, "
+                      f"{counts[data.WATCHLIST]} watchlist entries; run a day with data first")
+
+
+def score_day(dsn: str, day: dt.date, model_version: str, threshold: float,
+              candidate_config: candidates.CandidateConfig = candidates.CandidateConfig()) -> ScoreResult:
+    stored = registry.load_model(dsn, model_version)
+    if stored is None:
+        raise ValueError(f"model {model_version} is not in warehouse.models")
+    watchlist_version = day_watchlist_version(dsn, day)
+    con, counts = _prepared(dsn, day, watchlist_version, candidate_config)
+    rows = []
+    if counts["candidate_pairs"]:
+        scoring.score(con, stored.model, threshold)
+        rows = scoring.match_rows(con)
+    replace_day_matches(dsn, day, rows, watchlist_version, model_version, counts["candidate_pairs"])
+    return ScoreResult(day, watchlist_version, model_version, counts[data.PASSENGERS], counts["candidate_pairs"], len(rows))
+
+
+def replace_day_matches(dsn: str, day: dt.date, rows: list[dict], watchlist_version: int, model_version: str,
+                        candidate_pairs: int) -> None:
+    """Replace the day's matches in one transaction, so a re-run never leaves a mix."""
+    with psycopg.connect(dsn) as conn, conn.transaction():
+        conn.execute("DELETE FROM warehouse.matches WHERE scan_day = %s", (day,))
+        with conn.cursor().copy(
+            "COPY warehouse.matches (scan_day, scan_id, subject_id, watchlist_version, model_version, "
+            "match_probability, match_weight, photo_similarity, evidence, group_id) FROM STDIN"
+        ) as copy:
+            for r in rows:
+                copy.write_row((day, r["scan_id"], r["subject_id"], watchlist_version, model_version,
+                                r["match_probability"], r["match_weight"], r["photo_similarity"],
+                                Jsonb(r["evidence"]), f"{day:%Y%m%d}-{r['group_id']}"))
+        conn.execute(
+            """UPDATE warehouse.day_runs SET candidate_pairs = %s, matches = %s, model_version = %s,
+                      alerts_sent = 0, updated_at = now() WHERE scan_day = %s""",
+            (candidate_pairs, len(rows), model_version, day),
+        )

@@ -1,0 +1,48 @@
+"""Tell on-call what failed and why: a log line always, a webhook post when configured."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+from airflow.sdk import BaseNotifier
+
+log = logging.getLogger(__name__)
+
+
+def failure_report(context) -> dict:
+    ti = context.get("task_instance") or context.get("ti")
+    dag_run = context.get("dag_run")
+    exception = context.get("exception")
+    return {
+        "dag_id": getattr(ti, "dag_id", None),
+        "task_id": getattr(ti, "task_id", None),
+        "map_index": getattr(ti, "map_index", None),
+        "run_id": getattr(dag_run, "run_id", None),
+        "scan_day": context.get("ds"),
+        "try_number": getattr(ti, "try_number", None),
+        "error": f"{type(exception).__name__}: {exception}" if exception else None,
+        "log_url": getattr(ti, "log_url", None),
+    }
+
+
+class OnCallNotifier(BaseNotifier):
+    """Posts the failure report as JSON to $WATCHLIST_ONCALL_WEBHOOK (if set)."""
+
+    def __init__(self, webhook_url: str | None = None, timeout: float = 10.0):
+        super().__init__()
+        self.webhook_url = webhook_url
+        self.timeout = timeout
+
+    def notify(self, context) -> None:
+        report = failure_report(context)
+        log.error("ON-CALL: task failed: %s", json.dumps(report, default=str))
+        url = self.webhook_url or os.environ.get("WATCHLIST_ONCALL_WEBHOOK")
+        if not url:
+            return
+        import requests
+
+        try:
+            requests.post(url, json=report, timeout=self.timeout).raise_for_status()
+        except requests.RequestException as exc:  # the failure itself must stay visible
+            log.error("could not reach the on-call webhook: %s", exc)

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Screen one day through Airflow (`airflow dags test`, local metadata DB) and print the
+# day's run summary as the last line on stdout. Usage: run_day.sh DATE LANDING_DIR
+set -euo pipefail
+source "$(dirname "$0")/env.sh"
+day=${1:?usage: run_day.sh YYYY-MM-DD LANDING_DIR}
+landing=$(cd "${2:?usage: run_day.sh YYYY-MM-DD LANDING_DIR}" && pwd)
+log="$LOCAL_DIR/logs/run-$day.log"
+conf=$(printf '{"date": "%s", "landing_dir": "%s"}' "$day" "$landing")
+echo "[run] screening $day from $landing (Airflow log: $log)" >&2
+if ! airflow dags test watchlist_screening "$day" --conf "$conf" >"$log" 2>&1 \
+   || grep -q "DagRun Finished: .*state=failed" "$log"; then
+  echo "[run] FAILED — failing task(s) and errors from $log:" >&2
+  grep -E "ON-CALL|ERROR|Task failed|AirflowFailException|state=failed" "$log" | tail -20 >&2 || tail -40 "$log" >&2
+  exit 1
+fi
+python -m watchlist_screening.run_summary --date "$day"

@@ -1,0 +1,90 @@
+"""Linkage on a small generated day: model shape, blocking, training, scoring, reloading."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import duckdb
+import pytest
+
+from tests.unit.linkage_data import load_generated_day
+from watchlist_screening.evaluate import evaluate, load_truth
+from watchlist_screening.linkage import candidates, comparisons, scoring, training
+from watchlist_screening.linkage.settings import settings_creator
+
+DAY = "2026-11-21"
+SIGHTINGS = 24
+
+
+@pytest.fixture(scope="module")
+def landing(tmp_path_factory):
+    from watchlist_screening.generator.cli import main as generate
+
+    root = tmp_path_factory.mktemp("landing")
+    assert generate(["--landing-dir", str(root), "--date", DAY, "--watchlist-size", "5000", "--airports", "LHR,CDG",
+                     "--passengers-per-airport", "5000", "--sightings", str(SIGHTINGS), "--seed", "14"]) == 0
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(landing):
+    con = duckdb.connect()
+    counts = load_generated_day(con, landing, DAY)
+    counts["candidate_pairs"] = candidates.build_candidates(con)
+    model, notes = training.train(con, counts)
+    return con, counts, model, notes
+
+
+def test_priors_fit_the_comparison_levels():
+    settings = settings_creator().get_settings("duckdb")
+    for comparison in settings.comparisons:
+        levels = [lvl for lvl in comparison.comparison_levels if not lvl.is_null_level]
+        assert len(comparisons.M_PRIORS[comparison.output_column_name]) == len(levels), comparison.output_column_name
+        assert sum(comparisons.M_PRIORS[comparison.output_column_name]) == pytest.approx(1.0)
+
+
+def test_photo_levels_never_weigh_less_as_similarity_rises(trained):
+    _, _, model, _ = trained
+    photo = next(c for c in model["comparisons"] if c["output_column_name"] == comparisons.PHOTO)
+    levels = [lvl for lvl in photo["comparison_levels"] if not lvl.get("is_null_level")]
+    bayes_factors = [lvl["m_probability"] / lvl["u_probability"] for lvl in levels]
+    assert bayes_factors[0] >= max(bayes_factors[1:])
+    assert bayes_factors[-1] < 1  # dissimilar photos speak against a match
+
+
+def test_blocking_finds_every_sighting_without_names(trained, landing):
+    con, counts, _, _ = trained
+    pairs = set(con.execute("SELECT scan_id, subject_id FROM candidate_pairs WHERE via_photo").fetchall())
+    truth = load_truth(landing, dt.date.fromisoformat(DAY))
+    assert all(any((scan, s) in pairs for s in subjects) for scan, subjects in truth.items())
+    assert counts["candidate_pairs"] <= 50 * counts["passengers"]
+
+
+def test_training_notes_say_where_each_parameter_came_from(trained):
+    _, _, _, notes = trained
+    params = notes["parameters"]
+    assert params["m_sources"][comparisons.PHOTO] == "data"
+    assert params["m_sources"]["names"] == "prior"
+    assert params["lambda"]["confident_pairs"] > 0
+    assert params["u_face_embedding"]["look_alikes_in_sample"] >= 1
+
+
+def test_scores_reach_recall_and_precision_floors(trained, landing):
+    con, _, model, _ = trained
+    scoring.score(con, model, threshold=0.5)
+    rows = scoring.match_rows(con)
+    result = evaluate(load_truth(landing, dt.date.fromisoformat(DAY)),
+                      [(r["scan_id"], r["subject_id"]) for r in rows], dt.date.fromisoformat(DAY))
+    assert result.recall == 1.0, result.missed_scan_ids
+    assert result.precision >= 0.9, result.false_alerts
+    assert all(set(r["evidence"]) == set(comparisons.M_PRIORS) for r in rows)
+
+
+def test_saved_model_reloaded_gives_identical_scores(trained, tmp_path):
+    con, _, model, _ = trained
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(model))
+    scoring.score(con, model, threshold=0.01)
+    first = scoring.match_rows(con)
+    scoring.score(con, json.loads(path.read_text()), threshold=0.01)
+    assert scoring.match_rows(con) == first
