@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The alerting service on the local stack: uvicorn replicas (ports $ALERTS_REPLICA_PORTS)
 # behind nginx on 127.0.0.1:$ALERTS_LB_PORT, all under .local/ (pids, logs, nginx prefix).
-#   alerting.sh start | stop | status
+#   alerting.sh start | stop | restart | status
+# restart is rolling: one replica at a time, so the balancer always has one to send to.
 # Needs .local/stack.env, written by `scripts/stack.sh db`.
 source "$(dirname "$0")/lib.sh"
 
@@ -100,11 +101,18 @@ start_nginx() {
   log "$name started (pid $(cat "$NGINX_PID"))"
 }
 
-start() {
+load_env() {
   [ -s "$STACK_ENV" ] || die "$STACK_ENV missing: run scripts/stack.sh db first"
   source "$STACK_ENV"
   command -v envsubst >/dev/null || die "envsubst not found (install: apt-get install gettext-base)"
   mkdir -p "$RUN_DIR"
+  # The label-reader token (training labels, GET /v1/reviews) is optional for the service;
+  # locally stack.sh always writes one.
+  export ALERTS_LABEL_TOKEN="${ALERTS_LABEL_TOKEN:-}"
+}
+
+start() {
+  load_env
   local port pid pending=()
   # Launch every missing replica first, then wait: they start up in parallel.
   for port in $ALERTS_REPLICA_PORTS; do
@@ -151,6 +159,25 @@ stop() {
   log "alerting service stopped"
 }
 
+restart() {
+  load_env
+  local port
+  for port in $ALERTS_REPLICA_PORTS; do
+    stop_all TERM alerting_service "$(replica_pid_file "$port")"
+    start_replica "$port"
+    wait_healthy "replica 127.0.0.1:$port" "$(replica_pid_file "$port")" alerting_service \
+      "http://127.0.0.1:$port/healthz" "$LOG_DIR/alerting-$port.log"
+    log "replica 127.0.0.1:$port restarted (pid $(cat "$(replica_pid_file "$port")"))"
+  done
+  local pid
+  if pid=$(live_pid "$NGINX_PID" nginx); then
+    # HUP: new workers with the re-rendered config, old ones finish their requests.
+    render_nginx && kill -HUP "$pid" && log "load balancer reloaded (pid $pid)"
+  else
+    start_nginx
+  fi
+}
+
 status() {
   local port pid rc=0
   for port in $ALERTS_REPLICA_PORTS; do
@@ -169,6 +196,6 @@ status() {
 }
 
 case "${1:-}" in
-  start | stop | status) "$1" ;;
-  *) die "usage: $0 start|stop|status" ;;
+  start | stop | restart | status) "$1" ;;
+  *) die "usage: $0 start|stop|restart|status" ;;
 esac

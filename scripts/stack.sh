@@ -14,12 +14,13 @@ export ALERTS_DB_DSN='postgresql://alerting:${alerting_pw}@127.0.0.1:${PG_PORT}/
 export ALERTS_URL='http://127.0.0.1:${ALERTS_LB_PORT}'
 export ALERTS_PIPELINE_TOKEN='$(secret pipeline_token)'
 export ALERTS_REVIEWER_TOKEN='$(secret reviewer_token)'
+export ALERTS_LABEL_TOKEN='$(secret label_token)'
 export AIRFLOW_CONN_WAREHOUSE_POSTGRES='postgresql://pipeline:${pipeline_pw}@127.0.0.1:${PG_PORT}/warehouse'
 export AIRFLOW_CONN_ALERTING_SERVICE='{"conn_type": "http", "host": "127.0.0.1", "port": ${ALERTS_LB_PORT}, "schema": "http", "password": "$(secret pipeline_token)"}'
 export AIRFLOW_CONN_SPARK_DEFAULT='{"conn_type": "spark", "host": "local[*]"}'
 ENV
   )
-  (umask 077; secret reviewer_token >"$LOCAL_DIR/reviewer.token")
+  (umask 077; secret reviewer_token >"$LOCAL_DIR/reviewer.token"; secret label_token >"$LOCAL_DIR/label.token")
 }
 
 db() {

@@ -38,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
         timeout_keep_alive=75,
         timeout_graceful_shutdown=args.shutdown_timeout,
         server_header=False,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.trusted_proxies,
         # A replica whose database never came up must exit, not serve 503s forever.
         lifespan="on",
     )

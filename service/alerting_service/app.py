@@ -1,4 +1,5 @@
-"""Application wiring: settings, token roles, database pool lifecycle, request log, error mapping."""
+"""Application wiring: settings, token roles, sessions, rate limit, database pool lifecycle,
+request log and metrics, error mapping."""
 from __future__ import annotations
 
 import logging
@@ -13,15 +14,18 @@ from fastapi import FastAPI, Request, Response, status
 from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 
-from alerting_service import db, logs
+from alerting_service import db, logs, ui
 from alerting_service.auth import Role, TokenAuthority
 from alerting_service.config import Settings
 from alerting_service.idempotency import IdempotencyKeyReused
-from alerting_service.routes import router
+from alerting_service.metrics import Metrics
+from alerting_service.ratelimit import RateLimited, RateLimiter
+from alerting_service.routes import api, router
+from alerting_service.sessions import SessionSigner
 
 log = logging.getLogger("alerting_service")
 _REQUEST_ID = re.compile(r"^[\w.-]{1,128}$")
-_QUIET_PATHS = {"/healthz", "/readyz"}
+_QUIET_PATHS = {"/healthz", "/readyz", "/metrics"}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -30,6 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await db.open_pool(settings)
+        app.state.metrics.watch_pool(app.state.pool.get_stats)
         try:
             yield
         finally:
@@ -37,14 +42,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await app.state.pool.close()
             log.info("database pool closed")
 
-    app = FastAPI(title="Watchlist alerting service", version="1", lifespan=lifespan)
-    app.state.settings = settings
-    app.state.authority = TokenAuthority(
-        {Role.PIPELINE: settings.pipeline_tokens, Role.REVIEWER: settings.reviewer_tokens}
+    app = FastAPI(
+        title="Watchlist alerting service", version="1", lifespan=lifespan,
+        description="Receives watchlist-match alerts from the screening pipeline (idempotent per "
+        "(scan_id, subject_id) pair and per Idempotency-Key), lists them for reviewers, records "
+        "their decisions with an audit trail and serves those decisions back as training labels. "
+        "The review page for people is at /review.",
     )
+    app.state.settings = settings
+    app.state.authority = TokenAuthority({
+        Role.PIPELINE: settings.pipeline_tokens,
+        Role.REVIEWER: settings.reviewer_tokens,
+        Role.LABELS: settings.label_tokens,
+    })
+    app.state.sessions = SessionSigner(settings.reviewer_tokens)
+    app.state.limiter = RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+    app.state.metrics = Metrics()
     app.include_router(router)
+    app.include_router(api)
+    app.include_router(ui.router)
+    app.mount("/review/static", ui.static_files, name="review-static")
     app.middleware("http")(_request_log)
     app.add_exception_handler(IdempotencyKeyReused, _idempotency_key_reused)
+    app.add_exception_handler(RateLimited, _rate_limited)
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
     return app
@@ -63,7 +83,14 @@ async def _request_log(request: Request, call_next: Callable[[Request], Awaitabl
         response.headers["X-Request-ID"] = rid
         return response
     finally:
-        # Method, path and status only: headers carry the token, bodies carry personal data.
+        elapsed = time.perf_counter() - started
+        # The matched route's template, so that ids in paths do not make a series each.
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        metrics = request.app.state.metrics
+        metrics.requests.labels(request.method, route, str(status_code)).inc()
+        metrics.latency.labels(request.method, route).observe(elapsed)
+        # Method, path, status and the credential's id only: headers carry the token,
+        # bodies and query strings carry personal data.
         log.log(
             logging.DEBUG if request.url.path in _QUIET_PATHS else logging.INFO,
             "request",
@@ -71,7 +98,8 @@ async def _request_log(request: Request, call_next: Callable[[Request], Awaitabl
                 "method": request.method,
                 "path": request.url.path,
                 "status": status_code,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                "duration_ms": round(elapsed * 1000, 1),
+                "credential_id": getattr(request.state, "credential_id", None),
             },
         )
         logs.request_id.reset(reset)
@@ -81,8 +109,15 @@ async def _idempotency_key_reused(request: Request, exc: Exception) -> JSONRespo
     return JSONResponse({"detail": str(exc)}, status.HTTP_422_UNPROCESSABLE_CONTENT)
 
 
+async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:
+    request.app.state.metrics.rate_limited.inc()
+    return JSONResponse({"detail": str(exc)}, status.HTTP_429_TOO_MANY_REQUESTS,
+                        headers={"Retry-After": exc.retry_after_header})
+
+
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
     # 503 makes the balancer try another replica and the client retry later.
+    request.app.state.metrics.db_unavailable.inc()
     log.warning("database unavailable", extra={"error": type(exc).__name__})
     return JSONResponse(
         {"detail": "database unavailable, retry later"},

@@ -29,6 +29,8 @@ class Settings:
     db_dsn: str
     pipeline_tokens: tuple[str, ...]
     reviewer_tokens: tuple[str, ...]
+    # Optional: readers of decisions as training labels; reviewer tokens can read them too.
+    label_tokens: tuple[str, ...] = ()
     pool_min_size: int = 1
     pool_max_size: int = 10
     db_wait_seconds: float = 60.0
@@ -37,6 +39,13 @@ class Settings:
     pool_timeout_seconds: float = 5.0
     ready_timeout_seconds: float = 2.0
     log_level: str = "INFO"
+    # Per credential (or client address when there is none) and per replica. A fan-out
+    # sends a few batches at a time and reviewers click, so only a runaway client meets it.
+    rate_limit_per_second: float = 100.0
+    rate_limit_burst: float = 200.0
+    # Peers whose X-Forwarded-For/-Proto are believed (the balancer): they tell the client
+    # address rate limits key on and whether the review cookie must be Secure.
+    trusted_proxies: str = "127.0.0.1"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -54,17 +63,22 @@ class Settings:
             db_dsn=dsn,
             pipeline_tokens=pipeline,
             reviewer_tokens=reviewer,
+            label_tokens=_tokens("ALERTS_LABEL_TOKENS", "ALERTS_LABEL_TOKEN"),
             pool_min_size=int(_number("ALERTS_DB_POOL_MIN", cls.pool_min_size)),
             pool_max_size=int(_number("ALERTS_DB_POOL_MAX", cls.pool_max_size)),
             db_wait_seconds=_number("ALERTS_DB_WAIT_SECONDS", cls.db_wait_seconds),
             pool_timeout_seconds=_number("ALERTS_DB_POOL_TIMEOUT_SECONDS", cls.pool_timeout_seconds),
             ready_timeout_seconds=_number("ALERTS_READY_TIMEOUT_SECONDS", cls.ready_timeout_seconds),
             log_level=os.environ.get("ALERTS_LOG_LEVEL", cls.log_level).upper(),
+            rate_limit_per_second=_number("ALERTS_RATE_LIMIT_PER_SECOND", cls.rate_limit_per_second),
+            rate_limit_burst=_number("ALERTS_RATE_LIMIT_BURST", cls.rate_limit_burst),
+            trusted_proxies=os.environ.get("ALERTS_TRUSTED_PROXIES", cls.trusted_proxies),
         )
 
     def __repr__(self) -> str:
         # Settings end up in tracebacks and debug output; the DSN holds a password.
         return (
             f"Settings(pipeline_tokens={len(self.pipeline_tokens)}, reviewer_tokens={len(self.reviewer_tokens)}, "
-            f"pool={self.pool_min_size}..{self.pool_max_size}, log_level={self.log_level})"
+            f"label_tokens={len(self.label_tokens)}, pool={self.pool_min_size}..{self.pool_max_size}, "
+            f"rate_limit={self.rate_limit_per_second:g}/s burst {self.rate_limit_burst:g}, log_level={self.log_level})"
         )

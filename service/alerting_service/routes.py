@@ -1,31 +1,89 @@
-"""HTTP endpoints: health, readiness, POST alerts (pipeline), GET alerts (reviewers)."""
+"""HTTP API: health, readiness, metrics, POST alerts (pipeline), read and review alerts
+(reviewers), read decisions as labels (reviewers and label readers)."""
 from __future__ import annotations
 
+import logging
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query, Request, Response, status
+from fastapi.dependencies.utils import get_flat_dependant
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from alerting_service import db, store
-from alerting_service.auth import Role, require
+from alerting_service import db, reviews, store
+from alerting_service.auth import Principal, Role, require
 from alerting_service.idempotency import InvalidIdempotencyKey, fingerprint, parse_key
 from alerting_service.ingest import ingest
-from alerting_service.models import Airport, AlertBatch, AlertPayload, AlertRecord, IngestResult, PassengerDay
+from alerting_service.models import (
+    Airport,
+    AlertBatch,
+    AlertPayload,
+    AlertRecord,
+    DigitsOnly,
+    ErrorBody,
+    IngestResult,
+    PassengerDay,
+    ReviewDecision,
+    ReviewLabel,
+    ReviewRecord,
+    Status,
+)
+
+log = logging.getLogger(__name__)
 
 # Reading a whole day is one GET for contract consumers; a day has far fewer alerts than
 # this, and a Link rel="next" header says when a page was cut short.
 MAX_PAGE = 10_000
+# Far beyond any real table, and inside PostgreSQL's bigint.
+MAX_OFFSET = 2**31 - 1
+MAX_CURSOR = 2**63 - 1
 
-router = APIRouter()
+_DESCRIPTIONS = {
+    400: "Unreadable request: a body that is not UTF-8 JSON, or a malformed Idempotency-Key header",
+    401: "Missing or unknown bearer token",
+    403: "The token's role may not do this",
+    404: "No such alert",
+    422: "Invalid request; `detail` names each field at fault (or the reused Idempotency-Key)",
+    429: "Rate limit exceeded; retry after the Retry-After header's seconds",
+    503: "Database unavailable; retry after the Retry-After header's seconds",
+}
 
 
-@router.get("/healthz", include_in_schema=False)
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the error answers a route can give (all with an ErrorBody)."""
+    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in (401, 403, 429, 503, *codes)}
+
+
+async def known_query_only(request: Request) -> None:
+    """Refuse query parameters the route does not take: a misspelt filter (?dat=...) would
+    otherwise be ignored and answer with everything, unfiltered."""
+    route = request.scope["route"]
+    known = {param.alias for param in get_flat_dependant(route.dependant).query_params}
+    unknown = [name for name in request.query_params if name not in known]
+    if unknown:
+        raise RequestValidationError([
+            {"type": "extra_forbidden", "loc": ("query", name), "msg": "Unknown query parameter",
+             "input": request.query_params[name]}
+            for name in unknown
+        ])
+
+
+router = APIRouter()  # operations: health, readiness, metrics
+api = APIRouter(dependencies=[Depends(known_query_only)])  # the /v1 API
+AlertId = Annotated[uuid.UUID, Path(description="the alert's id (uuid5 of its scan_id, subject_id pair)")]
+
+
+@router.get("/healthz", tags=["operations"], summary="Liveness: the process serves requests")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", include_in_schema=False)
+@router.get(
+    "/readyz", tags=["operations"], summary="Readiness: the database answers",
+    responses={503: {"model": dict[str, str], "description": "database unavailable"}},
+)
 async def readyz(request: Request) -> JSONResponse:
     settings = request.app.state.settings
     if await db.is_ready(request.app.state.pool, settings.ready_timeout_seconds):
@@ -33,16 +91,26 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "database unavailable"}, status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
-@router.post(
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@api.post(
     "/v1/alerts",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=IngestResult,
-    dependencies=[Depends(require(Role.PIPELINE))],
+    responses=errors(400, 422),
+    tags=["alerts"],
     summary="Send one alert or a batch {'alerts': [...]}",
+    description="One alert per (scan_id, subject_id): a repeat is answered as a duplicate with the "
+    "original alert_id. With an Idempotency-Key, a repeat of the same request gets the stored first "
+    "answer (Idempotent-Replayed: true) and the same key with another payload gets 422.",
 )
 async def post_alerts(
     request: Request,
     payload: Annotated[AlertPayload, Body()],
+    _: Annotated[Principal, Depends(require(Role.PIPELINE))],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     idempotency = None
@@ -53,42 +121,134 @@ async def post_alerts(
             raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
     alerts = payload.alerts if isinstance(payload, AlertBatch) else [payload]
     outcome = await ingest(request.app.state.pool, alerts, idempotency)
+    counters = request.app.state.metrics
+    if outcome.replayed:
+        counters.replays.inc()
+    else:
+        counters.alerts.labels("created").inc(outcome.body["created"])
+        counters.alerts.labels("duplicate").inc(outcome.body["duplicates"])
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     return JSONResponse(outcome.body, outcome.status, headers=headers)
 
 
-@router.get(
+@api.get(
     "/v1/alerts",
     response_model=list[AlertRecord],
-    dependencies=[Depends(require(Role.REVIEWER))],
+    responses=errors(422),
+    tags=["alerts"],
     summary="Alerts received, newest first",
 )
 async def list_alerts(
     request: Request,
     response: Response,
+    _: Annotated[Principal, Depends(require(Role.REVIEWER))],
     date: Annotated[PassengerDay | None, Query(description="passenger day YYYY-MM-DD")] = None,
     airport: Annotated[Airport | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = MAX_PAGE,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    status_: Annotated[Status | None, Query(alias="status", description="review status")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE), DigitsOnly] = MAX_PAGE,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET), DigitsOnly] = 0,
 ) -> list[dict]:
     async with request.app.state.pool.connection() as conn:
         # One row more than asked tells whether a next page exists without a COUNT.
-        rows = await store.list_alerts(conn, day=date, airport=airport, limit=limit + 1, offset=offset)
+        rows = await store.list_alerts(conn, day=date, airport=airport, status=status_, limit=limit + 1,
+                                       offset=offset)
     if len(rows) > limit:
         rows = rows[:limit]
-        next_query = request.url.include_query_params(offset=offset + limit, limit=limit).query
-        response.headers["Link"] = f'<{request.url.path}?{next_query}>; rel="next"'
+        _link_next(request, response, offset=offset + limit, limit=limit)
     return rows
 
 
-@router.get(
-    "/v1/alerts/{alert_id}",
-    response_model=AlertRecord,
-    dependencies=[Depends(require(Role.REVIEWER))],
+@api.get(
+    "/v1/alerts/{alert_id}", response_model=AlertRecord, responses=errors(404, 422), tags=["alerts"],
+    summary="One alert",
 )
-async def get_alert(request: Request, alert_id: uuid.UUID) -> dict:
+async def get_alert(
+    request: Request, alert_id: AlertId, _: Annotated[Principal, Depends(require(Role.REVIEWER))]
+) -> dict:
     async with request.app.state.pool.connection() as conn:
         row = await store.get_alert(conn, alert_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such alert")
     return row
+
+
+@api.patch(
+    "/v1/alerts/{alert_id}",
+    response_model=AlertRecord,
+    responses=errors(400, 404, 422),
+    tags=["reviews"],
+    summary="Record a review decision (appended to the alert's audit trail)",
+)
+async def review_alert(
+    request: Request,
+    alert_id: AlertId,
+    decision: ReviewDecision,
+    principal: Annotated[Principal, Depends(require(Role.REVIEWER))],
+) -> dict:
+    row = await record_decision(request, alert_id, decision, principal.credential_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such alert")
+    return row
+
+
+async def record_decision(request: Request, alert_id: uuid.UUID, decision: ReviewDecision,
+                          credential_id: str) -> dict | None:
+    """The one way a decision is stored, for the API and the review page alike."""
+    row = await reviews.decide(
+        request.app.state.pool, alert_id, decision=decision.decision, reviewer=decision.reviewer,
+        credential_id=credential_id, note=decision.note,
+    )
+    if row is not None:
+        request.app.state.metrics.reviews.labels(decision.decision).inc()
+        # Ids only: the reviewer's name and note stay in the database.
+        log.info(
+            "review recorded",
+            extra={"alert_id": str(alert_id), "decision": decision.decision, "credential_id": credential_id},
+        )
+    return row
+
+
+@api.get(
+    "/v1/alerts/{alert_id}/reviews",
+    response_model=list[ReviewRecord],
+    responses=errors(404, 422),
+    tags=["reviews"],
+    summary="An alert's audit trail, oldest decision first",
+)
+async def alert_reviews(
+    request: Request, alert_id: AlertId, _: Annotated[Principal, Depends(require(Role.REVIEWER))]
+) -> list[dict]:
+    async with request.app.state.pool.connection() as conn:
+        if await store.get_alert(conn, alert_id) is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such alert")
+        return await reviews.audit_trail(conn, alert_id)
+
+
+@api.get(
+    "/v1/reviews",
+    response_model=list[ReviewLabel],
+    responses=errors(422),
+    tags=["reviews"],
+    summary="Decisions as training labels, in the order they were made",
+    description="Every decision after review `since` (exclusive), oldest first. Keep the last "
+    "review_id seen and pass it as `since` next time; a later decision on the same pair supersedes "
+    "an earlier one.",
+)
+async def list_labels(
+    request: Request,
+    response: Response,
+    _: Annotated[Principal, Depends(require(Role.REVIEWER, Role.LABELS))],
+    since: Annotated[int, Query(ge=0, le=MAX_CURSOR, description="last review_id already read"), DigitsOnly] = 0,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE), DigitsOnly] = 1000,
+) -> list[dict]:
+    async with request.app.state.pool.connection() as conn:
+        rows = await reviews.labels_since(conn, since, limit + 1)
+    if len(rows) > limit:
+        rows = rows[:limit]
+        _link_next(request, response, since=rows[-1]["review_id"], limit=limit)
+    return rows
+
+
+def _link_next(request: Request, response: Response, **params: int) -> None:
+    next_query = request.url.include_query_params(**params).query
+    response.headers["Link"] = f'<{request.url.path}?{next_query}>; rel="next"'

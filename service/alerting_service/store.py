@@ -1,5 +1,5 @@
-"""SQL for the alerts schema (sql/alerts/V001__alerts.sql). Every function takes a connection,
-so the caller decides what shares a transaction."""
+"""SQL for the alerts table (sql/alerts/). Every function takes a connection, so the caller
+decides what shares a transaction."""
 from __future__ import annotations
 
 import datetime as dt
@@ -29,7 +29,7 @@ _INSERT_COLUMNS = (
     ("run_report_url", "text"),
 )
 _SELECT = sql.SQL(
-    "SELECT alert_id, {}, received_at FROM alerts.alerts"
+    "SELECT alert_id, {}, received_at, status, reviewed_by, reviewed_at FROM alerts.alerts"
 ).format(sql.SQL(", ").join(sql.Identifier(c) for c, _ in _INSERT_COLUMNS))
 
 
@@ -68,16 +68,15 @@ async def insert_alerts(conn: AsyncConnection, alerts: list[tuple[uuid.UUID, Ale
 
 
 async def list_alerts(
-    conn: AsyncConnection, *, day: dt.date | None, airport: str | None, limit: int, offset: int
+    conn: AsyncConnection, *, day: dt.date | None, airport: str | None, status: str | None,
+    limit: int, offset: int,
 ) -> list[dict[str, Any]]:
     filters, params = [], []
     # Only the filters given are added, so the planner always sees a plain condition.
-    if day is not None:
-        filters.append(sql.SQL("date = %s"))
-        params.append(day)
-    if airport is not None:
-        filters.append(sql.SQL("airport = %s"))
-        params.append(airport)
+    for column, value in (("date", day), ("airport", airport), ("status", status)):
+        if value is not None:
+            filters.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
+            params.append(value)
     where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(filters) if filters else sql.SQL("")
     query = sql.SQL("{} {} ORDER BY received_at DESC, seq DESC LIMIT %s OFFSET %s").format(_SELECT, where)
     cur = await conn.execute(query, [*params, limit, offset])

@@ -1,5 +1,6 @@
 """The alerting service as deployed: real replicas (subprocesses) on a real PostgreSQL
-database, and the local stack's load balancer with a replica killed mid-stream."""
+database (this session's throw-away one). Failover through the balancer and database
+restarts are in test_alerting_resilience.py, fuzzing in test_alerting_fuzz.py."""
 from __future__ import annotations
 
 import datetime as dt
@@ -23,13 +24,13 @@ import pytest
 import requests
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from watchlist_screening.alerts import AlertClient, batch_idempotency_key
+from watchlist_screening.alerts import AlertClient, latest_decisions
 
 pytestmark = pytest.mark.integration
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PIPELINE_TOKEN, ROTATED_PIPELINE_TOKEN = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
-REVIEWER_TOKEN = secrets.token_urlsafe(16)
+REVIEWER_TOKEN, LABEL_TOKEN = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
 CONTRACT_FIELDS = {"scan_id", "subject_id", "airport", "date", "match_probability", "match_weight",
                    "model_version", "received_at", "alert_id"}
 _days = itertools.count()
@@ -54,7 +55,7 @@ def free_port() -> int:
 class Replica:
     """One `python -m alerting_service` process, as scripts/alerting.sh runs it."""
 
-    def __init__(self, dsn: str, log_path: Path):
+    def __init__(self, dsn: str, log_path: Path, **extra_env: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("ALERTS_")}
@@ -62,9 +63,11 @@ class Replica:
             ALERTS_DB_DSN=dsn,
             ALERTS_PIPELINE_TOKENS=f"{PIPELINE_TOKEN},{ROTATED_PIPELINE_TOKEN}",
             ALERTS_REVIEWER_TOKENS=REVIEWER_TOKEN,
+            ALERTS_LABEL_TOKEN=LABEL_TOKEN,
             ALERTS_DB_POOL_TIMEOUT_SECONDS="2",
             ALERTS_DB_WAIT_SECONDS="15",
         )
+        env.update(extra_env)
         self.log_path = log_path
         with open(log_path, "wb") as log:
             self.proc = subprocess.Popen(
@@ -120,6 +123,17 @@ def post(base: str, body, *, token: str = PIPELINE_TOKEN, key: str | None = None
 
 def get(base: str, path: str = "/v1/alerts", *, token: str = REVIEWER_TOKEN, **params) -> requests.Response:
     return requests.get(f"{base}{path}", params=params, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+def patch(base: str, alert_id: str, body, *, token: str = REVIEWER_TOKEN) -> requests.Response:
+    return requests.patch(f"{base}/v1/alerts/{alert_id}", json=body,
+                          headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+def created_id(base: str, alert: dict) -> str:
+    response = post(base, alert)
+    assert response.status_code == 202, response.text
+    return response.json()["results"][0]["alert_id"]
 
 
 def stored_pairs(dsn: str, scan_id_prefix: str) -> Counter:
@@ -388,53 +402,166 @@ def test_tokens_never_reach_the_logs(replicas):
         assert token not in log
 
 
-# --- through the local stack's load balancer ------------------------------------------
+def test_label_token_may_only_read_labels(replicas):
+    base = replicas[0].url
+    alert_id = created_id(base, an_alert("auth-5"))
+    assert get(base, "/v1/reviews", token=LABEL_TOKEN).status_code == 200
+    assert get(base, token=LABEL_TOKEN).status_code == 403
+    assert get(base, f"/v1/alerts/{alert_id}", token=LABEL_TOKEN).status_code == 403
+    assert patch(base, alert_id, {"decision": "confirmed", "reviewer": "x"}, token=LABEL_TOKEN).status_code == 403
+    assert post(base, an_alert("auth-6"), token=LABEL_TOKEN).status_code == 403
+    assert patch(base, alert_id, {"decision": "confirmed", "reviewer": "x"}, token=PIPELINE_TOKEN).status_code == 403
+    assert get(base, "/v1/reviews", token=PIPELINE_TOKEN).status_code == 403
+    unauthenticated = requests.patch(f"{base}/v1/alerts/{alert_id}", json={"decision": "confirmed", "reviewer": "x"},
+                                     timeout=10)
+    assert unauthenticated.status_code == 401
 
-def test_load_balancer_delivers_every_alert_once_while_a_replica_dies(stack_up):
-    base, token = stack_up["ALERTS_URL"], stack_up["ALERTS_PIPELINE_TOKEN"]
-    local_dir = Path(os.environ.get("WATCHLIST_LOCAL_DIR", REPO_ROOT / ".local"))
-    reviewer = (local_dir / "reviewer.token").read_text().strip()
-    victim_port = os.environ.get("ALERTS_REPLICA_PORTS", "8091 8092").split()[0]
-    victim_pid = int((local_dir / "run" / f"alerting-{victim_port}.pid").read_text())
 
-    run = f"lb-{uuid.uuid4().hex[:10]}-"
-    day = "2000-01-01"  # far from any real passenger day; this run's rows are deleted at the end
-    batches = [[an_alert(f"{run}{b}-{i}", day=day) for i in range(5)] for b in range(40)]
-    keys = [batch_idempotency_key(day, b, batch) for b, batch in enumerate(batches)]
+# --- reviews --------------------------------------------------------------------------
 
-    def send(b):
-        return post(base, {"alerts": batches[b]}, token=token, key=keys[b], request_id=f"{run}{b}")
+def test_a_decision_updates_the_alert_and_appends_to_its_audit_trail(replicas):
+    day = fresh_day()
+    alert_id = created_id(replicas[0].url, an_alert("review-1", day=day))
+    assert get(replicas[0].url, f"/v1/alerts/{alert_id}").json()["status"] == "new"
 
+    first = patch(replicas[0].url, alert_id, {"decision": "needs_info", "reviewer": "Ann", "note": "photo blurred"})
+    assert first.status_code == 200
+    assert first.json()["status"] == "needs_info" and first.json()["reviewed_by"] == "Ann"
+    second = patch(replicas[1].url, alert_id, {"decision": "confirmed", "reviewer": "Bob"})
+    record = second.json()
+    assert (record["status"], record["reviewed_by"]) == ("confirmed", "Bob")
+    assert dt.datetime.fromisoformat(record["reviewed_at"]) > dt.datetime.fromisoformat(record["received_at"])
+
+    trail = get(replicas[1].url, f"/v1/alerts/{alert_id}/reviews").json()
+    assert [(r["previous_status"], r["decision"], r["reviewer"], r["note"]) for r in trail] == [
+        ("new", "needs_info", "Ann", "photo blurred"), ("needs_info", "confirmed", "Bob", None)]
+    assert trail[0]["review_id"] < trail[1]["review_id"]
+    assert {r["credential_id"] for r in trail} == {trail[0]["credential_id"]}
+    assert REVIEWER_TOKEN not in json.dumps(trail)
+    # The pipeline re-sending the alert leaves the decision alone.
+    assert post(replicas[0].url, an_alert("review-1", day=day)).json()["duplicates"] == 1
+    assert get(replicas[0].url, f"/v1/alerts/{alert_id}").json()["status"] == "confirmed"
+
+
+def test_listing_filters_by_review_status(replicas):
+    day = fresh_day()
+    ids = [created_id(replicas[0].url, an_alert(f"status-{i}", day=day)) for i in range(3)]
+    patch(replicas[0].url, ids[0], {"decision": "false_positive", "reviewer": "Ann"})
+    patch(replicas[0].url, ids[2], {"decision": "false_positive", "reviewer": "Ann"})
+    by_status = {s: [a["scan_id"] for a in get(replicas[1].url, date=day, status=s).json()]
+                 for s in ("new", "false_positive", "confirmed")}
+    assert by_status == {"new": ["status-1"], "false_positive": ["status-2", "status-0"], "confirmed": []}
+    assert get(replicas[1].url, date=day, status="maybe").status_code == 422
+
+
+@pytest.mark.parametrize(("body", "loc"), [
+    ({"decision": "maybe", "reviewer": "Ann"}, ["body", "decision"]),
+    ({"decision": "confirmed"}, ["body", "reviewer"]),
+    ({"decision": "confirmed", "reviewer": "  "}, ["body", "reviewer"]),
+    ({"decision": "confirmed", "reviewer": "Ann", "note": "x" * 2001}, ["body", "note"]),
+    ({"decision": "confirmed", "reviewer": "Ann", "status": "new"}, ["body", "status"]),
+])
+def test_invalid_decision_is_422_naming_the_field(replicas, body, loc):
+    alert_id = created_id(replicas[0].url, an_alert("review-422"))
+    response = patch(replicas[0].url, alert_id, body)
+    assert response.status_code == 422
+    assert loc in [e["loc"] for e in response.json()["detail"]]
+
+
+def test_deciding_on_a_missing_alert_is_404(replicas):
+    assert patch(replicas[0].url, str(uuid.uuid4()), {"decision": "confirmed", "reviewer": "Ann"}).status_code == 404
+    assert get(replicas[0].url, f"/v1/alerts/{uuid.uuid4()}/reviews").status_code == 404
+
+
+def test_the_audit_trail_cannot_be_rewritten(replicas, alerts_db_dsn):
+    alert_id = created_id(replicas[0].url, an_alert("review-append-only"))
+    patch(replicas[0].url, alert_id, {"decision": "confirmed", "reviewer": "Ann"})
+    for statement in ("UPDATE alerts.reviews SET decision = 'false_positive' WHERE alert_id = %s",
+                      "DELETE FROM alerts.reviews WHERE alert_id = %s"):
+        with psycopg.connect(alerts_db_dsn) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(statement, [alert_id])
+    with psycopg.connect(alerts_db_dsn) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("TRUNCATE alerts.reviews CASCADE")
+    assert [r["decision"] for r in get(replicas[0].url, f"/v1/alerts/{alert_id}/reviews").json()] == ["confirmed"]
+
+
+def test_decisions_reach_the_pipeline_as_labels(replicas, alerts_db_dsn):
+    with AlertClient(replicas[1].url, LABEL_TOKEN) as reader:
+        _, cursor = reader.fetch_review_labels()
+    ids = {i: created_id(replicas[0].url, an_alert(f"label-{i}", model_version="model-7")) for i in range(3)}
+    for i, decision in ((0, "confirmed"), (1, "false_positive"), (0, "false_positive"), (2, "needs_info")):
+        assert patch(replicas[i % 2].url, ids[i], {"decision": decision, "reviewer": "Ann"}).status_code == 200
+
+    with AlertClient(replicas[1].url, LABEL_TOKEN) as reader:
+        labels, new_cursor = reader.fetch_review_labels(since=cursor, page_size=3)  # two pages
+        assert reader.fetch_review_labels(since=new_cursor) == ([], new_cursor)
+    assert [(label["scan_id"], label["decision"]) for label in labels] == [
+        ("label-0", "confirmed"), ("label-1", "false_positive"), ("label-0", "false_positive"),
+        ("label-2", "needs_info")]
+    assert {label["model_version"] for label in labels} == {"model-7"}
+    assert latest_decisions(labels) == {("label-0", "W-1"): "false_positive", ("label-1", "W-1"): "false_positive",
+                                        ("label-2", "W-1"): "needs_info"}
+    # The same, for readers with database access: the documented view.
+    with psycopg.connect(alerts_db_dsn) as conn:
+        rows = conn.execute("SELECT scan_id, decision FROM alerts.review_labels WHERE scan_id LIKE 'label-%%' "
+                            "ORDER BY scan_id").fetchall()
+    assert rows == [("label-0", "false_positive"), ("label-1", "false_positive"), ("label-2", "needs_info")]
+
+
+def test_reviewer_names_and_notes_never_reach_the_logs(replicas):
+    alert_id = created_id(replicas[0].url, an_alert("review-log"))
+    patch(replicas[0].url, alert_id, {"decision": "confirmed", "reviewer": "Zebulon Quist", "note": "Sighted-XY"})
+    time.sleep(0.2)
+    log = replicas[0].log_path.read_text()
+    assert alert_id in log and '"decision": "confirmed"' in log
+    assert "Zebulon" not in log and "Sighted-XY" not in log
+
+
+# --- operations -----------------------------------------------------------------------
+
+def test_rate_limit_answers_429_with_retry_after(alerts_db_dsn, tmp_path):
+    replica = Replica(alerts_db_dsn, tmp_path / "limited.log",
+                      ALERTS_RATE_LIMIT_PER_SECOND="2", ALERTS_RATE_LIMIT_BURST="3")
     try:
-        with ThreadPoolExecutor(4) as pool:
-            futures = [pool.submit(send, b) for b in range(len(batches))]
-            while sum(f.done() for f in futures) < 10:
-                time.sleep(0.005)
-            os.kill(victim_pid, signal.SIGKILL)  # a crash, with requests in flight
-            responses = [f.result() for f in futures]
-        # No client retries here: the balancer alone hid the crash.
-        assert [r.status_code for r in responses] == [202] * len(batches)
-        assert sum(r.json()["created"] for r in responses) == 200
-
-        # The pipeline resending everything (an Airflow retry) changes nothing.
-        with AlertClient(base, token, max_retries=3, backoff_base=0.1) as client:
-            for b, batch in enumerate(batches):
-                assert client.send_batch(batch, keys[b]) == responses[b].json()
-
-        listed = get(base, token=reviewer, date=day)
-        assert listed.status_code == 200
-        ours = Counter(item["scan_id"] for item in listed.json() if item["scan_id"].startswith(run))
-        assert len(ours) == 200 and set(ours.values()) == {1}
-        with pytest.raises(ConnectionRefusedError), socket.create_connection(("127.0.0.1", int(victim_port))):
-            pass
-        # The balancer did meet the dead replica and moved those requests to the other one.
-        access_log = (local_dir / "logs" / "nginx-access.log").read_text().splitlines()
-        failed_over = [json.loads(line) for line in access_log if f'"request_id":"{run}' in line]
-        assert any(f"127.0.0.1:{victim_port}, " in entry["upstream"] for entry in failed_over)
+        statuses = [get(replica.url, date="2031-01-01").status_code for _ in range(5)]
+        assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429]
+        refused = get(replica.url, date="2031-01-01")
+        assert refused.headers["Retry-After"] == "1"
+        assert "rate limit" in refused.json()["detail"]
+        # Each credential has its own allowance; unknown tokens share their address's.
+        assert post(replica.url, an_alert("limited-1")).status_code == 202
+        wrong = [get(replica.url, token=f"guess-{i}").status_code for i in range(5)]
+        assert wrong[:3] == [401] * 3 and wrong[3:] == [429, 429]
+        time.sleep(1.0)
+        assert get(replica.url, date="2031-01-01").status_code == 200
+        metrics = requests.get(f"{replica.url}/metrics", timeout=5).text
+        assert "alerting_rate_limited_total 5.0" in metrics
     finally:
-        subprocess.run([str(REPO_ROOT / "scripts" / "alerting.sh"), "start"], check=True)  # revives the victim
-        with psycopg.connect(stack_up["ALERTS_DB_DSN"]) as conn:
-            conn.execute("DELETE FROM alerts.alerts WHERE scan_id LIKE %s", [run + "%"])
-            conn.execute("DELETE FROM alerts.idempotency_keys WHERE idempotency_key = ANY(%s)", [keys])
-    status = subprocess.run([str(REPO_ROOT / "scripts" / "alerting.sh"), "status"], capture_output=True, text=True)
-    assert status.returncode == 0, status.stdout
+        replica.stop()
+
+
+def test_metrics_count_requests_by_route_template_and_alerts_by_outcome(replicas):
+    base = replicas[1].url
+    alert_id = created_id(base, an_alert("metrics-1"))
+    post(base, an_alert("metrics-1"))
+    get(base, f"/v1/alerts/{alert_id}")
+    response = requests.get(f"{base}/metrics", timeout=5)
+    assert response.status_code == 200 and response.headers["Content-Type"].startswith("text/plain")
+    text = response.text
+    assert 'alerting_http_requests_total{method="GET",route="/v1/alerts/{alert_id}",status="200"}' in text
+    assert alert_id not in text
+    assert 'alerting_alerts_total{outcome="created"}' in text and 'alerting_alerts_total{outcome="duplicate"}' in text
+    assert 'alerting_http_request_duration_seconds_bucket{le="0.1",method="POST",route="/v1/alerts"}' in text
+    assert "alerting_db_pool_size" in text and "alerting_db_requests_waiting" in text
+
+
+def test_openapi_is_published_with_bearer_auth_and_error_answers(replicas):
+    spec = requests.get(f"{replicas[0].url}/openapi.json", timeout=5).json()
+    assert {"/v1/alerts", "/v1/alerts/{alert_id}", "/v1/alerts/{alert_id}/reviews", "/v1/reviews", "/healthz",
+            "/readyz"} <= spec["paths"].keys()
+    assert spec["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    post_op = spec["paths"]["/v1/alerts"]["post"]
+    assert {"202", "400", "401", "403", "422", "429", "503"} <= post_op["responses"].keys()
+    assert post_op["security"] == [{"HTTPBearer": []}]
+    assert {"get", "patch"} <= spec["paths"]["/v1/alerts/{alert_id}"].keys()
+    assert requests.get(f"{replicas[0].url}/docs", timeout=5).status_code == 200

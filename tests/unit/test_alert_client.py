@@ -1,5 +1,5 @@
 """AlertClient against a real HTTP server on 127.0.0.1 that answers from a script, plus
-the pure payload/idempotency-key functions."""
+the pure payload/idempotency-key/label functions."""
 from __future__ import annotations
 
 import datetime as dt
@@ -14,11 +14,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from watchlist_screening.alerts import (
+    MATCH,
+    NON_MATCH,
     AlertClient,
     NonRetryableAlertError,
     RetryableAlertError,
     batch_idempotency_key,
     build_alert,
+    latest_decisions,
 )
 
 TOKEN = "unit-test-token-Zx81"
@@ -38,10 +41,11 @@ class Seen:
     at: float
     headers: dict[str, str]
     body: bytes
+    path: str = "/v1/alerts"
 
 
 class ScriptedServer:
-    """Answers POSTs with the scripted replies in order (then 202) and records each request."""
+    """Answers requests with the scripted replies in order (then 202) and records each request."""
 
     def __init__(self, replies: list[Reply], port: int = 0):
         self.replies = list(replies)
@@ -49,9 +53,12 @@ class ScriptedServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.do_POST()
+
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                server.seen.append(Seen(time.monotonic(), dict(self.headers), body))
+                server.seen.append(Seen(time.monotonic(), dict(self.headers), body, self.path))
                 reply = server.replies.pop(0) if server.replies else Reply()
                 time.sleep(reply.delay)
                 payload = json.dumps(reply.body).encode()
@@ -296,3 +303,45 @@ def test_batch_key_changes_with_day_index_and_content():
     assert key != batch_idempotency_key("2024-05-02", 0, batch)
     assert key != batch_idempotency_key("2024-05-01", 1, batch)
     assert key != batch_idempotency_key("2024-05-01", 0, [build_alert(match_row(match_probability=0.5))])
+
+
+# --- review labels --------------------------------------------------------------------
+
+def a_label(review_id: int, scan_id: str = "S-1", decision: str = MATCH) -> dict:
+    return {"review_id": review_id, "alert_id": "00000000-0000-5000-8000-000000000000", "scan_id": scan_id,
+            "subject_id": "W-1", "date": "2024-05-01", "airport": "LHR", "model_version": "m-1",
+            "match_probability": 0.9, "match_weight": 9.0, "decision": decision,
+            "decided_at": "2024-05-01T10:00:00Z"}
+
+
+def test_fetch_review_labels_follows_pages_from_the_cursor():
+    replies = [
+        Reply(200, [a_label(5), a_label(6)], {"Link": '</v1/reviews?since=6&limit=2>; rel="next"'}),
+        Reply(503),  # a replica restarting between pages: retried like a batch
+        Reply(200, [a_label(7)]),
+    ]
+    with ScriptedServer(replies) as server, fast_client(server.url) as client:
+        labels, cursor = client.fetch_review_labels(since=4, page_size=2)
+    assert [label["review_id"] for label in labels] == [5, 6, 7]
+    assert cursor == 7
+    assert [s.path for s in server.seen] == ["/v1/reviews?since=4&limit=2", "/v1/reviews?since=6&limit=2",
+                                             "/v1/reviews?since=6&limit=2"]
+    assert server.seen[0].headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_fetch_review_labels_with_nothing_new_keeps_the_cursor():
+    with ScriptedServer([Reply(200, [])]) as server, fast_client(server.url) as client:
+        assert client.fetch_review_labels(since=12) == ([], 12)
+
+
+def test_fetch_review_labels_does_not_retry_a_forbidden_token():
+    with ScriptedServer([Reply(403, {"detail": "this endpoint needs a reviewer or labels token"})]) as server, \
+            fast_client(server.url) as client:
+        with pytest.raises(NonRetryableAlertError, match="reviewer or labels"):
+            client.fetch_review_labels()
+    assert len(server.seen) == 1
+
+
+def test_latest_decisions_keeps_the_last_decision_per_pair():
+    labels = [a_label(9, "S-1", NON_MATCH), a_label(3, "S-1", MATCH), a_label(4, "S-2", "needs_info")]
+    assert latest_decisions(labels) == {("S-1", "W-1"): NON_MATCH, ("S-2", "W-1"): "needs_info"}

@@ -1,4 +1,6 @@
-"""HTTP client for POST /v1/alerts: retries what a retry can fix, fails fast on what it cannot.
+"""HTTP client of the alerting service: sends alert batches (POST /v1/alerts) and reads
+reviewer decisions back as labels (GET /v1/reviews); retries what a retry can fix, fails
+fast on what it cannot.
 
 Retrying a POST is safe because every batch carries an Idempotency-Key and the service
 keeps one alert per (scan_id, subject_id).
@@ -51,7 +53,8 @@ class AlertClient:
     ):
         """`timeout` is (connect, read) seconds; the read timeout exceeds the balancer's own
         retry budget (30s) so the balancer, not the client, gives up on a slow replica first."""
-        self._url = base_url.rstrip("/") + "/v1/alerts"
+        self._base = base_url.rstrip("/")
+        self._url = self._base + "/v1/alerts"
         self.timeout = timeout
         self.max_retries = max_retries
         self.backoff_base = backoff_base
@@ -79,31 +82,51 @@ class AlertClient:
         # allow_nan=False: NaN is not JSON; failing here names the cause better than a 422.
         body = json.dumps({"alerts": alerts}, allow_nan=False).encode("utf-8")
         headers = {"Content-Type": "application/json", "Idempotency-Key": _sf_string(idempotency_key)}
+        resp = self._request("POST", self._url, f"batch {idempotency_key}", data=body, headers=headers)
+        return _json_result(resp, dict)
+
+    def fetch_review_labels(self, since: int = 0, page_size: int = 1000) -> tuple[list[dict[str, Any]], int]:
+        """Reviewer decisions made after review `since`, oldest first, and the cursor to pass
+        as `since` next time (needs a reviewer or label-reader token).
+
+        Each label names the pair (scan_id, subject_id), what the model said
+        (match_probability, match_weight, model_version) and the decision: confirmed,
+        false_positive or needs_info. A pair decided twice appears twice; the later decision
+        stands (latest_decisions() folds them).
+        """
+        labels, cursor = [], since
+        while True:
+            resp = self._request("GET", self._base + "/v1/reviews", f"review labels after {cursor}",
+                                 params={"since": cursor, "limit": page_size})
+            page = _json_result(resp, list)
+            labels.extend(page)
+            if page:
+                cursor = int(page[-1]["review_id"])
+            if "next" not in resp.links:
+                return labels, cursor
+
+    def _request(self, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
+        """Send until a 2xx (returned), a final refusal (NonRetryableAlertError) or the last
+        retry (RetryableAlertError); only callers whose request is safe to repeat use this."""
         attempt = 0
         while True:
             status, retry_after = None, None
             try:
-                resp = self._session.post(self._url, data=body, headers=headers, timeout=self.timeout,
-                                          allow_redirects=False)
+                resp = self._session.request(method, url, timeout=self.timeout, allow_redirects=False, **kwargs)
             except _TRANSIENT_ERRORS as exc:
                 failure = f"{type(exc).__name__}: {exc}"
             else:
                 status = resp.status_code
                 if 200 <= status < 300:
-                    return _json_result(resp)
+                    return resp
                 failure = f"HTTP {status}: {_server_message(resp)}"
                 if status < 500 and status not in _RETRYABLE_4XX:
-                    raise NonRetryableAlertError(
-                        f"alerting service rejected batch {idempotency_key}: {failure}", status
-                    )
+                    raise NonRetryableAlertError(f"alerting service rejected {what}: {failure}", status)
                 retry_after = _retry_after_seconds(resp.headers.get("Retry-After"))
             if attempt == self.max_retries:
-                raise RetryableAlertError(
-                    f"batch {idempotency_key} not delivered after {attempt + 1} attempts; last: {failure}", status
-                )
+                raise RetryableAlertError(f"{what} not done after {attempt + 1} attempts; last: {failure}", status)
             delay = self._delay(attempt, retry_after)
-            log.warning("alert batch %s attempt %d failed (%s); retrying in %.2fs",
-                        idempotency_key, attempt + 1, failure, delay)
+            log.warning("%s attempt %d failed (%s); retrying in %.2fs", what, attempt + 1, failure, delay)
             time.sleep(delay)
             attempt += 1
 
@@ -153,12 +176,12 @@ def _server_message(resp: requests.Response, limit: int = 1000) -> str:
     return message[:limit]
 
 
-def _json_result(resp: requests.Response) -> dict[str, Any]:
+def _json_result(resp: requests.Response, expected: type) -> Any:
     try:
         result = resp.json()
     except ValueError:
         result = None
-    if not isinstance(result, dict):
-        # A 2xx that is not the service's answer (a misrouted proxy?) must not count as delivered.
+    if not isinstance(result, expected):
+        # A 2xx that is not the service's answer (a misrouted proxy?) must not count as done.
         raise NonRetryableAlertError(f"unexpected HTTP {resp.status_code} response from {resp.url}", resp.status_code)
     return result
