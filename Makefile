@@ -10,7 +10,7 @@ LOCAL := $(REPO)/.local
 VENV := $(REPO)/.venv
 PY := $(VENV)/bin/python
 ENV := source $(REPO)/scripts/env.sh
-APT_PACKAGES := postgresql libpostgresql-jdbc-java default-jre-headless nginx-light curl docker-compose
+APT_PACKAGES := postgresql libpostgresql-jdbc-java default-jre-headless nginx-light curl gettext-base docker-compose chromium wrk
 INSTALL_STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
 
 DATE ?= 2026-11-23
@@ -66,6 +66,9 @@ demo: up airflow-db  ## generate a sample day, run the DAG for it, print summary
 
 test: install  ## the whole test suite (starts what it needs itself)
 	@$(ENV); $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: db  ## benchmarks; figures written to bench/results/*.json
+	@$(ENV); $(PY) bench/alerting_load.py
 
 clean: down  ## stop the stack and delete .local (databases, models, logs)
 	rm -rf $(LOCAL)

@@ -3,6 +3,7 @@ so the same code runs under Airflow, in tests and from the CLI."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from watchlist_screening.config import Settings
 
@@ -19,20 +20,29 @@ class AlertingEndpoint:
 def _connection(conn_id: str):
     from airflow.sdk import BaseHook
     from airflow.sdk.exceptions import AirflowNotFoundException
+    from airflow.sdk.log import mask_secret
 
     try:
-        return BaseHook.get_connection(conn_id)
+        conn = BaseHook.get_connection(conn_id)
     except AirflowNotFoundException:
         return None
+    if conn.password:
+        # also as it appears inside URLs that drivers quote in their errors
+        mask_secret(conn.password)
+        mask_secret(quote(conn.password, safe=""))
+    return conn
+
+
+def libpq_url(uri: str) -> str:
+    """A URL psycopg/libpq accept: Airflow renders postgres://, SQLAlchemy-style hooks
+    postgresql+psycopg://."""
+    scheme, sep, rest = uri.partition("://")
+    return f"postgresql://{rest}" if sep and scheme.split("+")[0] in ("postgres", "postgresql") else uri
 
 
 def warehouse_dsn() -> str:
     conn = _connection(WAREHOUSE_CONN_ID)
-    if conn is None:
-        return Settings.from_env().warehouse_dsn
-    from airflow.providers.postgres.hooks.postgres import PostgresHook
-
-    return PostgresHook(postgres_conn_id=WAREHOUSE_CONN_ID).get_uri()
+    return libpq_url(conn.get_uri()) if conn is not None else Settings.from_env().warehouse_dsn
 
 
 def alerting_endpoint() -> AlertingEndpoint:

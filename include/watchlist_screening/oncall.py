@@ -4,10 +4,19 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 
 from airflow.sdk import BaseNotifier
 
 log = logging.getLogger(__name__)
+
+
+_URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+@", re.I)
+
+
+def redact(text: str) -> str:
+    """Errors from database drivers quote connection URLs: never pass a password on."""
+    return _URL_PASSWORD.sub(r"\1***@", text)
 
 
 def failure_report(context) -> dict:
@@ -21,7 +30,7 @@ def failure_report(context) -> dict:
         "run_id": getattr(dag_run, "run_id", None),
         "scan_day": context.get("ds"),
         "try_number": getattr(ti, "try_number", None),
-        "error": f"{type(exception).__name__}: {exception}" if exception else None,
+        "error": redact(f"{type(exception).__name__}: {exception}") if exception else None,
         "log_url": getattr(ti, "log_url", None),
     }
 

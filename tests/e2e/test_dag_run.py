@@ -37,8 +37,17 @@ def landing(tmp_path_factory) -> Path:
     return root
 
 
+def forget_alerts_of_the_day(alerts_dsn: str) -> None:
+    """The service is the shared local one: start from no alerts for our day (an earlier
+    session may have left some), keys included, or replays would answer for them."""
+    with psycopg.connect(alerts_dsn) as conn:
+        conn.execute("DELETE FROM alerts.idempotency_keys WHERE idempotency_key LIKE %s", (f"alerts-{DAY}-%",))
+        conn.execute("DELETE FROM alerts.alerts WHERE date = %s", (DAY,))
+
+
 @pytest.fixture(scope="module")
 def run_env(stack_up, warehouse_dsn, tmp_path_factory) -> dict[str, str]:
+    forget_alerts_of_the_day(stack_up["ALERTS_DB_DSN"])
     airflow_home = tmp_path_factory.mktemp("airflow")
     env = {**os.environ, "AIRFLOW_HOME": str(airflow_home),
            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home}/airflow.db",

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DAG_FILE = REPO_ROOT / "dags" / "watchlist_screening.py"
+DAG_FILE = REPO_ROOT / "dags" / "watchlist_screening_daily.py"
 
 
 @pytest.fixture(scope="module")
@@ -64,3 +64,11 @@ def test_parse_time_does_no_heavy_imports():
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                          env={**os.environ, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"})
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_nothing_in_the_dags_folder_shadows_the_package():
+    # Airflow puts the dags folder first on sys.path: a dags/watchlist_screening.py would
+    # hide the package from every task.
+    probe = (f"import sys; sys.path.insert(0, {str(REPO_ROOT / 'dags')!r}); "
+             "import watchlist_screening.day, watchlist_screening.oncall")
+    subprocess.run([sys.executable, "-c", probe], check=True)

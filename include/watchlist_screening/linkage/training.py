@@ -13,6 +13,8 @@ Each parameter is estimated deliberately, and `notes` records where it came from
 - m (photo, sex, eye colour): from duplicate listings in the watchlist (the same
   person listed by two agencies: two photos and two measurements of one person), shrunk
   towards the stated priors; priors alone when too few duplicates are found.
+- u (nationality, place of birth): from photo-similar pairs with an impossible physique,
+  because look-alikes share them more often than random pairs do.
 - m (names, dates, places): stated priors (comparisons.M_PRIORS) — disguise behaviour
   cannot be learnt without labels; reviewer labels refine them later.
 - λ: confident photo+physique pairs among the candidates over all possible pairs.
@@ -50,6 +52,9 @@ class TrainingConfig:
     prior_pseudo_pairs: float = 20.0
     lambda_assumed_recall: float = 0.9
     lambda_min_similarity: float = 0.7
+    appearance_correlated: tuple = (("nationality", "nationality"), ("place_of_birth", "place_of_birth_norm"))
+    appearance_pseudo_pairs: float = 5.0
+    impossible_height_difference_cm: float = 10.0
     seed: int = 42
 
 
@@ -102,15 +107,15 @@ def _survival_with_fitted_tail(sims: np.ndarray, config: TrainingConfig):
     return survival, {"tail_from": float(t_top), "tail_rate": rate, "fit_points": [float(t_mid), float(t_top)]}
 
 
-def photo_u(p_vecs: np.ndarray, w_vecs: np.ndarray, lam: float, config: TrainingConfig) -> tuple[list[float], dict]:
+def photo_u(p_vecs: np.ndarray, w_vecs: np.ndarray, photo_m: list[float], lam: float,
+            config: TrainingConfig) -> tuple[list[float], dict]:
     """u per photo level = smooth impostor tail + look-alikes.
 
     Look-alikes (doppelgangers) are more common than any smooth tail predicts, and they are
     what raises false alerts. Their rate is the excess of similar pairs (>= the lowest
     threshold) over the expected true matches (λ·n) and the fitted tail, pooled over the
-    whole band because one day holds too few to resolve its shape, and spread evenly
-    across it (below the top level): a photo alone never outweighs a height or sex that
-    cannot be the same person.
+    whole band, and spread below the top level: a photo alone never outweighs a height or
+    sex that cannot be the same person.
     """
     rng = np.random.default_rng(config.seed)
     rows = min(len(p_vecs), max(1, config.photo_sample_pairs // max(1, len(w_vecs))))
@@ -125,11 +130,14 @@ def photo_u(p_vecs: np.ndarray, w_vecs: np.ndarray, lam: float, config: Training
     look_alikes = max(0.0, observed[:-1].sum() - expected_true - n * sum(fitted[:-1]))
     # at least one look-alike: a day that shows none has not shown they are impossible
     look_alikes = max(look_alikes, 1.0)
-    # The top level is left to the tail: near-identical photos are the same face, and a
-    # higher similarity must never weigh less than a lower one.
-    band = edges[1] - edges[-2]
-    u = [fitted[0]] + [f + look_alikes / n * (hi - lo) / band
-                       for f, hi, lo in zip(fitted[1:-1], edges[1:-2], edges[2:-1])]
+    # Spread them over the levels below the top one: half evenly by width (a day is too
+    # small to trust its shape), half where the day shows excess pairs. The top level is
+    # left to the tail: near-identical photos are the same face.
+    widths = np.array([hi - lo for hi, lo in zip(edges[1:-2], edges[2:-1])])
+    expected_per_level = np.array([expected_true * m for m in photo_m[1:-1]])
+    excess = np.clip(observed[1:-1] - expected_per_level - n * np.array(fitted[1:-1]), 0, None)
+    shares = 0.5 * widths / widths.sum() + (0.5 * excess / excess.sum() if excess.sum() > 0 else 0.5 * widths / widths.sum())
+    u = [fitted[0]] + [f + look_alikes / n * share for f, share in zip(fitted[1:-1], shares)]
     u.append(1.0 - sum(u))
     return u, {
         "source": "passenger x watchlist photo similarities: fitted impostor tail plus a pooled "
@@ -195,6 +203,34 @@ def duplicate_listing_m(con: duckdb.DuckDBPyConnection, w_ids, w_vecs, config: T
     }
 
 
+def appearance_correlated_u(con: duckdb.DuckDBPyConnection, model: dict, config: TrainingConfig) -> dict:
+    """u for identity fields that go with appearance (nationality, place of birth), from
+    non-matching pairs whose photos are similar.
+
+    Look-alikes tend to come from the same population as the person they resemble, so
+    among photo-similar pairs these fields agree far more often than among random pairs.
+    Scored pairs are photo-similar, so that is where u must hold. Pairs with a physique
+    that cannot be the same person are the non-matches; few per day, so shrunk towards the
+    random-sampling u.
+    """
+    notes = {}
+    for name, column in config.appearance_correlated:
+        agree, total = con.execute(f"""
+            SELECT count(*) FILTER (WHERE p.{column} = w.{column}), count(*)
+            FROM {CANDIDATES} c
+            JOIN {PASSENGERS} p ON p.unique_id = c.scan_id JOIN {WATCHLIST} w ON w.unique_id = c.subject_id
+            WHERE c.photo_similarity >= {PHOTO_THRESHOLDS[-1]}
+              AND (p.sex <> w.sex OR abs(p.height_cm - w.height_cm) > {config.impossible_height_difference_cm})
+              AND p.{column} IS NOT NULL AND w.{column} IS NOT NULL""").fetchall()[0]
+        levels = _non_null_levels(_comparison(model, name))
+        random_u = levels[0]["u_probability"]
+        u_agree = (agree + config.appearance_pseudo_pairs * random_u) / (total + config.appearance_pseudo_pairs)
+        levels[0]["u_probability"], levels[1]["u_probability"] = u_agree, 1.0 - u_agree
+        notes[name] = {"photo_similar_non_matches": int(total), "agreeing": int(agree),
+                       "random_sampling_u": random_u, "u": u_agree}
+    return {"source": "photo-similar pairs with an impossible physique, shrunk towards random sampling", **notes}
+
+
 def estimate_lambda(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: TrainingConfig) -> tuple[float, dict]:
     confident = scalar(con, f"""
         SELECT count(*) FROM {CANDIDATES} c
@@ -238,8 +274,10 @@ def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: Traini
             level["m_probability"] = value
         notes["parameters"].setdefault("m_sources", {})[name] = "data" if name in estimated_m else "prior"
 
+    notes["parameters"]["u_appearance_correlated"] = appearance_correlated_u(con, model, config)
     photo_levels = _non_null_levels(_comparison(model, PHOTO))
-    u, notes["parameters"]["u_" + PHOTO] = photo_u(p_vecs, w_vecs, lam, config)
+    u, notes["parameters"]["u_" + PHOTO] = photo_u(
+        p_vecs, w_vecs, [lvl["m_probability"] for lvl in photo_levels], lam, config)
     for level, value in zip(photo_levels, u):
         level["u_probability"] = value
     for comparison in model["comparisons"]:
