@@ -3,30 +3,53 @@
 
 Reads the day's airport scanner files from the landing zone, normalises them with Spark
 into Postgres, links the passengers against the watchlist with a Splink model, and sends
-every match to the alerting service. A run for a date replaces that date's rows; alerts are
-idempotent by (scan_id, subject_id), so any task can be cleared and re-run.
+every match to the alerting service. A run for a day replaces that day's rows; alerts are
+idempotent by (scan_id, subject_id), so any task can be cleared and re-run, and any range
+of days backfilled.
 
 | task | does | when it fails |
 |---|---|---|
-| `prepare_day` | applies warehouse migrations, lists the day's files | Postgres unreachable: retried; fix the connection `warehouse_postgres` |
-| `normalise` | Spark: validate, clean, load passengers/watchlist/quarantine | too many bad lines: see `warehouse.quarantine` for the day, fix the feed, clear the task |
-| `ensure_model` | reuses the current model or trains one (param `retrain`) | no data to train on: run a day with passengers first |
-| `score_day` | candidate pairs, Splink scores, matches into `warehouse.matches` | re-run after fixing; matches for the day are replaced |
-| `plan_alert_batches` / `send_alerts` | fans matches out to the alerting service in mapped batches | service down: retried with backoff; re-sending never duplicates |
-| `summarise_day` | writes and logs the day's run summary | — |
+| `prepare_day` | resolves the day and landing dir, applies warehouse migrations | landing dir or Postgres unreachable: fix param/variable `watchlist_landing_dir` or connection `warehouse_postgres`, clear |
+| `wait_for_landing_files` | waits (reschedule mode) until the day's airport files exist | files not due in time: check the airports' uploads; an empty day: re-run with `landing_wait_minutes=0` |
+| `normalise` | Spark: validate, clean, load passengers / watchlist / quarantine | too many bad lines: read `warehouse.quarantine` for the day, fix the feed, clear |
+| `ensure_model` | reuses the current model or trains one (`retrain`, or too old) | no data to train on: run a day with passengers first |
+| `score_day` | photo-neighbour candidates, Splink scores, matches into `warehouse.matches` | clear; the day's matches are replaced |
+| `plan_alert_batches` / `send_alerts` | fans matches out in mapped batches (pool `alerting_service`) | service down: retried with backoff; clear failed batches, nothing is sent twice |
+| `summarise_day` | run summary: counts, quarantine reasons, wall time per task; HTML report | — |
+
+Transient errors (database connection, network, the alerting service's 429/5xx) are
+retried with exponential backoff; everything else fails at once with the reason.
 """
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 
 from airflow.providers.apache.spark.operators.spark_submit import SparkSubmitOperator
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, task
+from airflow.sdk import (
+    CronDataIntervalTimetable,
+    DeadlineAlert,
+    DeadlineReference,
+    Param,
+    SyncCallback,
+    dag,
+    task,
+)
+
+from watchlist_screening.landing_sensor import LandingFilesSensor
+from watchlist_screening.retry import TransientErrorsOnly
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_JDBC_JAR = "/usr/share/java/postgresql.jar"
+ALERTING_POOL = "alerting_service"
 SCAN_DAY = "{{ params.date or ds }}"
+PREPARED = "ti.xcom_pull(task_ids='prepare_day')"
+
+# A run not done this long after it was queued alerts on-call. 0 disables it: Airflow
+# 3.3's `dags test` (make run) cannot evaluate deadline alerts of an unserialized DAG.
+DEADLINE_HOURS = float(os.environ.get("WATCHLIST_DEADLINE_HOURS", "6"))
 
 
 def _on_failure(context):
@@ -35,30 +58,47 @@ def _on_failure(context):
     OnCallNotifier().notify(context)
 
 
+def _on_success(context):
+    from watchlist_screening.steps import on_task_success
+
+    on_task_success(context)
+
+
 @dag(
     dag_id="watchlist_screening",
     # data intervals: the run for day D starts once D is over and has ds = D
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="UTC"),
     start_date=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc),
     catchup=False,
-    max_active_runs=2,
+    max_active_runs=3,
     doc_md=__doc__,
     tags=["watchlist", "screening"],
     default_args={
-        "retries": 2,
+        "retries": 3,
         "retry_delay": dt.timedelta(seconds=30),
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": dt.timedelta(minutes=10),
+        "retry_policy": TransientErrorsOnly(),
         "on_failure_callback": _on_failure,
+        "on_success_callback": _on_success,
     },
+    deadline=DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=dt.timedelta(hours=DEADLINE_HOURS),
+        callback=SyncCallback("watchlist_screening.oncall.notify_deadline_missed"),
+    ) if DEADLINE_HOURS > 0 else None,
     params={
-        "date": Param(None, type=["null", "string"], format="date", description="Screen this day instead of the run's date"),
-        "landing_dir": Param(None, type=["null", "string"], description="Landing directory (default: $WATCHLIST_LANDING_DIR)"),
+        "date": Param(None, type=["null", "string"], format="date",
+                      description="Screen this day (YYYY-MM-DD) instead of the run's date"),
+        "landing_dir": Param(None, type=["null", "string"],
+                             description="Landing directory (default: variable watchlist_landing_dir, then $WATCHLIST_LANDING_DIR)"),
+        "landing_wait_minutes": Param(360, type="integer", minimum=0,
+                                      description="How long after the day ends its files may arrive; 0 = don't wait (an empty day)"),
         "retrain": Param(False, type="boolean", description="Train a new model from this day"),
-        "match_threshold": Param(None, type=["null", "number"], minimum=0, maximum=1, description="Alert at or above this match probability"),
-        "dry_run": Param(False, type="boolean", description="Score but do not send alerts"),
+        "match_threshold": Param(None, type=["null", "number"], minimum=0, maximum=1,
+                                 description="Alert at or above this match probability (default: variable/env)"),
+        "dry_run": Param(False, type="boolean", description="Score, but send no alerts"),
     },
-    render_template_as_native_obj=False,
 )
 def watchlist_screening():
     @task
@@ -69,16 +109,23 @@ def watchlist_screening():
 
     prepared = prepare_day()
 
+    wait_for_landing_files = LandingFilesSensor(
+        task_id="wait_for_landing_files",
+        day_dir="{{ " + PREPARED + "['day_dir'] }}",
+        scan_day=SCAN_DAY,
+        wait_minutes="{{ params.landing_wait_minutes }}",
+        timeout=dt.timedelta(days=2).total_seconds(),  # backstop; the sensor fails itself when files are late
+        retry_policy=None,
+        retries=0,
+    )
+
     normalise = SparkSubmitOperator(
         task_id="normalise",
         conn_id="spark_default",
         application=str(REPO_ROOT / "spark" / "normalise_day.py"),
         jars=POSTGRES_JDBC_JAR,
-        name="watchlist-normalise-{{ params.date or ds }}",
-        application_args=[
-            "--date", SCAN_DAY,
-            "--landing-dir", "{{ ti.xcom_pull(task_ids='prepare_day')['landing_dir'] }}",
-        ],
+        name="watchlist-normalise-" + SCAN_DAY,
+        application_args=["--date", SCAN_DAY, "--landing-dir", "{{ " + PREPARED + "['landing_dir'] }}"],
         # secrets go through the environment, never the (logged) command line
         env_vars={
             "WAREHOUSE_DSN": "{{ conn.warehouse_postgres.get_uri() }}",
@@ -86,7 +133,9 @@ def watchlist_screening():
             "PYSPARK_DRIVER_PYTHON": sys.executable,
         },
         conf={"spark.sql.session.timeZone": "UTC", "spark.driver.memory": "4g"},
+        # spark-submit reports every failure alike: retry once (a bad-data failure fails again)
         retries=1,
+        retry_policy=None,
     )
 
     @task
@@ -107,7 +156,7 @@ def watchlist_screening():
 
         return plan(prepared, scored)
 
-    @task(max_active_tis_per_dagrun=4)
+    @task(pool=ALERTING_POOL, max_active_tis_per_dagrun=4)
     def send_alerts(batch: dict) -> dict:
         from watchlist_screening.day import send_alert_batch
 
@@ -115,16 +164,16 @@ def watchlist_screening():
 
     # runs when the fan-out was skipped (no matches, dry run), not when it failed
     @task(trigger_rule="none_failed")
-    def summarise_day(prepared: dict, sent: list[dict]) -> dict:
+    def summarise_day(prepared: dict, sent: list[dict], run_id=None) -> dict:
         from watchlist_screening.day import summarise_day as summarise
 
-        return summarise(prepared, list(sent))
+        return summarise(prepared, list(sent), run_id)
 
     model = ensure_model(prepared)
     scored = score_day(prepared, model)
     batches = plan_alert_batches(prepared, scored)
     sent = send_alerts.expand(batch=batches)
-    prepared >> normalise >> model
+    prepared >> wait_for_landing_files >> normalise >> model
     summarise_day(prepared, sent)
 
 

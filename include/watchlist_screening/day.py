@@ -48,14 +48,11 @@ def prepare_day(params: dict, ds: str) -> dict:
     if threshold is None:
         threshold = float(_variable("watchlist_match_threshold") or settings.match_threshold)
     applied = apply_migrations(warehouse_dsn(), SQL_ROOT / "warehouse")
-    day_dir = landing_dir / "passengers" / scan_day.isoformat()
-    files = sorted(p.name for p in day_dir.glob("*.jsonl*")) if day_dir.is_dir() else []
-    log.info("scan day %s: %d file(s) in %s %s; migrations applied now: %s", scan_day, len(files), day_dir,
-             files, applied or "none")
+    log.info("scan day %s from %s; migrations applied now: %s", scan_day, landing_dir, applied or "none")
     return {
         "scan_day": scan_day.isoformat(),
         "landing_dir": str(landing_dir),
-        "files": files,
+        "day_dir": str(landing_dir / "passengers" / scan_day.isoformat()),
         "match_threshold": float(threshold),
         "retrain": bool(params.get("retrain")),
         "dry_run": bool(params.get("dry_run")),
@@ -109,10 +106,20 @@ def send_alert_batch(batch: dict) -> dict:
         raise _fail(f"alerting service rejected batch {batch['index']} of {batch['scan_day']}: {exc}") from exc
 
 
-def summarise_day(prepared: dict, sent: list[dict]) -> dict:
+def summarise_day(prepared: dict, sent: list[dict], run_id: str) -> dict:
+    from watchlist_screening import summary_report
     from watchlist_screening.run_summary import record_alerts_sent
+    from watchlist_screening.steps import read_steps
 
-    summary = record_alerts_sent(warehouse_dsn(), dt.date.fromisoformat(prepared["scan_day"]),
-                                 sum(s["accepted"] for s in sent if s))
+    dsn = warehouse_dsn()
+    day = dt.date.fromisoformat(prepared["scan_day"])
+    summary = record_alerts_sent(dsn, day, sum(s["accepted"] for s in sent if s))
+    steps = read_steps(dsn, day, run_id)
+    report = summary_report.write(Settings.from_env().report_dir, summary, steps)
+    reasons = ", ".join(f"{k}={v}" for k, v in sorted(summary["quarantined_by_reason"].items())) or "none"
     log.info("RUN SUMMARY %s", json.dumps(summary))
-    return summary
+    log.info("quarantined %d line(s) by reason: %s", summary["quarantined"], reasons)
+    for step in steps:
+        log.info("wall time %-20s %8.1f s (%d instance(s))", step["task_id"], step["seconds"], step["tasks"])
+    log.info("run summary report: %s", report)
+    return {**summary, "report": str(report)}

@@ -35,6 +35,27 @@ def failure_report(context) -> dict:
     }
 
 
+def post_to_webhook(report: dict, url: str | None = None, timeout: float = 10.0) -> None:
+    url = url or os.environ.get("WATCHLIST_ONCALL_WEBHOOK")
+    if not url:
+        return
+    import requests
+
+    try:
+        requests.post(url, json=report, timeout=timeout).raise_for_status()
+    except requests.RequestException as exc:  # the failure itself must stay visible
+        log.error("could not reach the on-call webhook: %s", exc)
+
+
+def notify_deadline_missed(context=None, **kwargs) -> None:
+    """Deadline callback: the day's run was not done in time."""
+    dag_run = (context or {}).get("dag_run")
+    report = {"alert": "deadline_missed", "dag_id": getattr(dag_run, "dag_id", kwargs.get("dag_id")),
+              "run_id": getattr(dag_run, "run_id", None), **{k: str(v) for k, v in kwargs.items()}}
+    log.error("ON-CALL: deadline missed: %s", json.dumps(report, default=str))
+    post_to_webhook(report)
+
+
 class OnCallNotifier(BaseNotifier):
     """Posts the failure report as JSON to $WATCHLIST_ONCALL_WEBHOOK (if set)."""
 
@@ -46,12 +67,4 @@ class OnCallNotifier(BaseNotifier):
     def notify(self, context) -> None:
         report = failure_report(context)
         log.error("ON-CALL: task failed: %s", json.dumps(report, default=str))
-        url = self.webhook_url or os.environ.get("WATCHLIST_ONCALL_WEBHOOK")
-        if not url:
-            return
-        import requests
-
-        try:
-            requests.post(url, json=report, timeout=self.timeout).raise_for_status()
-        except requests.RequestException as exc:  # the failure itself must stay visible
-            log.error("could not reach the on-call webhook: %s", exc)
+        post_to_webhook(report, self.webhook_url, self.timeout)

@@ -24,7 +24,8 @@ def dag():
 
 def test_tasks_and_dependencies(dag):
     expected = {
-        "prepare_day": {"normalise", "ensure_model", "score_day", "plan_alert_batches", "summarise_day"},
+        "prepare_day": {"wait_for_landing_files", "ensure_model", "score_day", "plan_alert_batches", "summarise_day"},
+        "wait_for_landing_files": {"normalise"},
         "normalise": {"ensure_model"},
         "ensure_model": {"score_day"},
         "score_day": {"plan_alert_batches"},
@@ -39,10 +40,29 @@ def test_schedule_retries_and_failure_callback(dag):
     assert dag.timetable.expression == "0 0 * * *"
     assert not dag.catchup
     for t in dag.tasks:
-        assert t.retries >= 1, t.task_id
-        assert t.on_failure_callback, t.task_id
+        assert t.on_failure_callback and t.on_success_callback, t.task_id
+        if t.task_id != "wait_for_landing_files":
+            assert t.retries >= 1, t.task_id
     assert dag.get_task("summarise_day").trigger_rule == "none_failed"
-    assert dag.get_task("send_alerts").max_active_tis_per_dagrun == 4
+    send = dag.get_task("send_alerts")
+    assert send.max_active_tis_per_dagrun == 4 and send.pool == "alerting_service"
+    assert dag.get_task("wait_for_landing_files").mode == "reschedule"
+    assert dag.deadline  # on by default; run_day.sh turns it off for `dags test`
+
+
+def test_only_transient_errors_are_retried(dag):
+    import psycopg
+    import requests
+
+    from watchlist_screening.alerts.client import NonRetryableAlertError, RetryableAlertError
+
+    policy = dag.get_task("score_day").retry_policy
+    decide = lambda exc: policy.evaluate(exc, 1, 4, {}).action.value  # noqa: E731
+    assert decide(psycopg.OperationalError("connection refused")) == "retry"
+    assert decide(requests.exceptions.ConnectionError("reset")) == "retry"
+    assert decide(RetryableAlertError("503 after 6 attempts")) == "retry"
+    assert decide(NonRetryableAlertError("422 bad field", 422)) == "fail"
+    assert decide(ValueError("bad data")) == "fail"
 
 
 def test_spark_task_uses_spark_default_and_keeps_secrets_off_the_command_line(dag):
