@@ -14,7 +14,7 @@ COPY requirements.txt /tmp/requirements.txt
 RUN pip install --no-cache-dir --no-deps -r /tmp/requirements.txt
 
 COPY --chown=airflow:root . /opt/airflow/project
-RUN pip install --no-cache-dir --no-deps --no-build-isolation -e /opt/airflow/project
+RUN pip install --no-cache-dir --no-deps -e /opt/airflow/project
 ENV PYSPARK_PYTHON=/home/airflow/.local/bin/python \
     PYTHONPATH=/opt/airflow/project/include
 WORKDIR /opt/airflow/project

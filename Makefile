@@ -35,7 +35,7 @@ $(INSTALL_STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || python3.11 -m venv $(VENV) 2>/dev/null || python3 -m venv $(VENV)
 	@echo "[install] python packages (pinned, requirements.txt)"
 	@$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -r requirements.txt
-	@$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	@$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -e .
 	@rm -f $(VENV)/.installed-*; touch $@
 
 db: install  ## PostgreSQL only (warehouse + alerts databases, migrations)
@@ -59,7 +59,7 @@ run: up airflow-db  ## screen one day: make run DATE=YYYY-MM-DD LANDING_DIR=path
 
 demo: up airflow-db  ## generate a sample day, run the DAG for it, print summary + precision/recall
 	@$(PY) -m watchlist_screening.generator --landing-dir "$(DEMO_DIR)" --date $(DATE) \
-	  --watchlist-size 5000 --airports LHR,CDG --passengers-per-airport 5000 --sightings 24 --bad-lines 12 --seed 7 >/dev/null
+	  --watchlist-size 5000 --airports LHR,CDG --passengers-per-airport 5000 --sightings 40 --bad-lines 12 --seed 7 >/dev/null
 	@$(ENV); $(REPO)/scripts/run_day.sh "$(DATE)" "$(DEMO_DIR)" >"$(LOCAL)/logs/demo-summary.json"
 	@$(ENV); $(PY) -m watchlist_screening.demo_report --summary "$(LOCAL)/logs/demo-summary.json" \
 	  --landing-dir "$(DEMO_DIR)" --date $(DATE)
