@@ -68,6 +68,7 @@ test: install  ## the whole test suite (starts what it needs itself)
 	@$(ENV); $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: db  ## benchmarks; figures written to bench/results/*.json
+	@$(ENV); $(PY) bench/ingest.py
 	@$(ENV); $(PY) bench/alerting_load.py
 
 clean: down  ## stop the stack and delete .local (databases, models, logs)

@@ -1,0 +1,133 @@
+"""Ingest bench: JSONL to queryable rows in Postgres with the real Spark job, beside the
+floor of simply parsing the same files with DuckDB's read_json in the same run.
+
+    .venv/bin/python bench/ingest.py [--passengers 100000 1000000] [--watchlist-size 20000]
+
+Needs the local PostgreSQL (`make db`); each scale runs in a throw-away database. Landing
+data is generated under .local/bench/ (kept between runs: generation is deterministic).
+Figures go to bench/results/ingest.json and stdout.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+from conftest import load_env_file  # noqa: E402
+
+from watchlist_screening.warehouse.migrate import SQL_ROOT, apply_migrations  # noqa: E402
+
+DAY = "2030-06-01"
+AIRPORTS = ("LHR", "CDG")
+
+
+def landing_for(passengers: int, watchlist: int) -> Path:
+    root = REPO / ".local" / "bench" / f"ingest-{passengers}-{watchlist}"
+    if not (root / "passengers" / DAY).is_dir():
+        from watchlist_screening.generator.cli import main as generate
+
+        generate(["--landing-dir", str(root), "--date", DAY, "--watchlist-size", str(watchlist),
+                  "--airports", ",".join(AIRPORTS), "--passengers-per-airport", str(passengers // len(AIRPORTS)),
+                  "--sightings", "50", "--bad-lines", "100", "--seed", "5"])
+    return root
+
+
+def duckdb_floor(root: Path) -> dict:
+    files = str(root / "passengers" / DAY / "*.jsonl")
+    con = duckdb.connect()
+    start = time.perf_counter()
+    count = con.sql(f"SELECT count(*) FROM read_json('{files}', format='newline_delimited', ignore_errors=true)").fetchall()[0][0]
+    parse = time.perf_counter() - start
+    start = time.perf_counter()
+    con.execute(f"""CREATE TABLE p AS SELECT scan_id, surname, TRY_CAST(face_embedding AS FLOAT[128]) AS e
+                    FROM read_json('{files}', format='newline_delimited', ignore_errors=true)
+                    WHERE TRY_CAST(face_embedding AS FLOAT[128]) IS NOT NULL""")
+    into_table = time.perf_counter() - start
+    return {"rows": count, "count_seconds": round(parse, 2), "into_table_seconds": round(into_table, 2)}
+
+
+def spark_ingest(root: Path, dsn: str) -> dict:
+    env = {**os.environ, "WAREHOUSE_DSN": dsn, "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}",
+           "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    # watchlist first, alone, so the day's timing is the passengers' own
+    cmd = ["spark-submit", "--master", "local[*]", "--driver-memory", "8g", "--jars", "/usr/share/java/postgresql.jar",
+           "--conf", "spark.sql.session.timeZone=UTC", str(REPO / "spark" / "normalise_day.py"),
+           "--date", DAY, "--landing-dir", str(root)]
+    warm = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if warm.returncode != 0:
+        raise RuntimeError(warm.stderr[-3000:])
+    start = time.perf_counter()
+    done = subprocess.run(["/usr/bin/time", "-v", *cmd], env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-3000:])
+    peak_kb = next((int(line.split(":")[1]) for line in done.stderr.splitlines()
+                    if "Maximum resident set size" in line), None)
+    # the job's summary is its last JSON line; Spark may log after it
+    summary = json.loads(next(line for line in reversed(done.stdout.splitlines()) if line.startswith("{")))
+    return {"seconds": round(seconds, 2), "passengers": summary["passengers"], "quarantined": summary["quarantined"],
+            "driver_peak_rss_mb": round(peak_kb / 1024) if peak_kb else None}
+
+
+def fresh_database(base: str) -> str:
+    params = conninfo_to_dict(base)
+    name = f"bench_ingest_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    params["dbname"] = name
+    return make_conninfo(**params)
+
+
+def drop_database(base: str, dsn: str) -> None:
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{conninfo_to_dict(dsn)["dbname"]}" WITH (FORCE)')
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--passengers", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--watchlist-size", type=int, default=20_000)
+    args = parser.parse_args(argv)
+    base = load_env_file(REPO / ".local" / "stack.env")["WAREHOUSE_DSN"]
+    results = []
+    for n in args.passengers:
+        root = landing_for(n, args.watchlist_size)
+        size_mb = sum(p.stat().st_size for p in (root / "passengers" / DAY).glob("*.jsonl")) / 2**20
+        floor = duckdb_floor(root)
+        dsn = fresh_database(base)
+        try:
+            apply_migrations(dsn, SQL_ROOT / "warehouse")
+            spark = spark_ingest(root, dsn)
+        finally:
+            drop_database(base, dsn)
+        result = {
+            "passengers": n, "input_mb": round(size_mb, 1), "duckdb_floor": floor, "spark_to_postgres": spark,
+            "rows_per_second": round(spark["passengers"] / spark["seconds"]),
+            "mb_per_second": round(size_mb / spark["seconds"], 1),
+            "ratio_to_floor": round(spark["seconds"] / max(floor["count_seconds"], 1e-9), 1),
+        }
+        print(json.dumps(result), flush=True)
+        results.append(result)
+    out = REPO / "bench" / "results" / "ingest.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"measured_at": datetime.now(timezone.utc).isoformat(), "machine": {
+        "cpus": os.cpu_count(), "python": platform.python_version()}, "day": DAY, "results": results}, indent=2))
+    print(f"written to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
