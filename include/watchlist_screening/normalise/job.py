@@ -1,0 +1,182 @@
+"""normalise_day: one scan day from the landing zone into the warehouse.
+
+    spark-submit spark/normalise_day.py --date YYYY-MM-DD --landing-dir DIR
+        [--max-quarantine-share 0.2]
+
+The warehouse is $WAREHOUSE_DSN. The watchlist snapshot is loaded as a new version when
+its content is new; then the day's airport files are checked, normalised, staged and
+published in one transaction. The last line on stdout is the run summary as JSON.
+
+Exit status: 0 done; 3 written, but more passenger lines were quarantined than
+--max-quarantine-share allows (stderr says where to look); 1 anything else (stderr names
+the file or step).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
+from pyspark.sql import SparkSession
+
+from watchlist_screening.config import Settings
+from watchlist_screening.normalise import landing
+from watchlist_screening.normalise.landing import LandingError, LandingFile
+from watchlist_screening.normalise.lines import read_lines
+from watchlist_screening.normalise.publish import known_watchlist_version, publish_day, publish_watchlist
+from watchlist_screening.normalise.raw_lines import find_gzip_damage
+from watchlist_screening.normalise.records import PASSENGERS, WATCHLIST, Dataset, checked_records
+from watchlist_screening.normalise.session import create_session
+from watchlist_screening.normalise.staging import (
+    FileStats, StagingTable, create_staging_table, drop_staging_table, write_to_staging,
+)
+from watchlist_screening.normalise.summary import DaySummary, file_summaries, quarantine_alarm
+
+log = logging.getLogger("normalise_day")
+EXIT_FAILED = 1
+EXIT_TOO_MANY_QUARANTINED = 3
+
+
+class NumberingError(RuntimeError):
+    """Lines of a file were lost or numbered twice between reading and staging."""
+
+
+@dataclass(frozen=True)
+class Staged:
+    table: StagingTable
+    attempts: list[int]
+    stats: list[FileStats]
+    columns: list[str]
+
+
+def _stage(spark: SparkSession, conninfo: str, dataset: Dataset, files: list[LandingFile],
+           target: str, prefix: str) -> Staged:
+    damaged = find_gzip_damage(files, workers=os.cpu_count() or 1)
+    for damage in damaged:
+        log.warning("%s: %s", damage.file.relative, damage.detail)
+    records = checked_records(read_lines(spark, files, damaged), dataset)
+    columns = list(dataset.staged)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        table = create_staging_table(conn, prefix, target, columns)
+    try:
+        attempts, stats = write_to_staging(records, dataset, conninfo, table)
+        _check_numbering(files, stats)
+    except BaseException:
+        _drop(conninfo, table)
+        raise
+    return Staged(table, attempts, stats, columns)
+
+
+def _drop(conninfo: str, table: StagingTable) -> None:
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        drop_staging_table(conn, table)
+
+
+def _check_numbering(files: list[LandingFile], stats: list[FileStats]) -> None:
+    """Every line of every file staged exactly once: numbers 1..n with n lines."""
+    for file in files:
+        mine = [s for s in stats if s.source_file == file.relative]
+        lines = sum(s.lines for s in mine)
+        if file.size > 0 and not lines:
+            raise NumberingError(f"{file.relative}: no line of this non-empty file was staged")
+        if mine and (min(s.first_line for s in mine) != 1 or max(s.last_line for s in mine) != lines):
+            raise NumberingError(f"{file.relative}: {lines} lines staged, numbered "
+                                 f"{min(s.first_line for s in mine)}..{max(s.last_line for s in mine)}")
+
+
+def load_watchlist(spark: SparkSession, conninfo: str, landing_dir: Path) -> int:
+    """The version id of the landing zone's watchlist, loading it if its content is new."""
+    file = landing.watchlist_file(landing_dir)
+    content_hash = landing.content_hash(file)
+    version = known_watchlist_version(conninfo, content_hash)
+    if version is not None:
+        log.info("watchlist unchanged (sha256 %s…): reusing version %d", content_hash[:12], version)
+        return version
+    staged = _stage(spark, conninfo, WATCHLIST, [file], "warehouse.watchlist", "watchlist")
+    try:
+        version, published = publish_watchlist(conninfo, content_hash, WATCHLIST, staged.table,
+                                               staged.attempts, staged.columns, file)
+    finally:
+        _drop(conninfo, staged.table)
+    if published is None:
+        log.info("watchlist was published by a concurrent run as version %d", version)
+    else:
+        log.info("watchlist loaded as version %d: %d subjects, %d lines quarantined %s",
+                 version, published.rows, published.quarantined, published.quarantined_by_reason)
+    return version
+
+
+def normalise_day(spark: SparkSession, conninfo: str, landing_dir: Path, day: date,
+                  watchlist_version: int) -> DaySummary:
+    files = landing.day_files(landing_dir, day)
+    log.info("%s: %d file(s) %s", day, len(files), [f.relative for f in files])
+    staged = _stage(spark, conninfo, PASSENGERS, files, "warehouse.passengers", f"passengers_{day:%Y%m%d}")
+    try:
+        published, duplicates = publish_day(conninfo, day, PASSENGERS, staged.table, staged.attempts,
+                                            staged.columns, files, watchlist_version)
+    finally:
+        _drop(conninfo, staged.table)
+    return DaySummary(day.isoformat(), watchlist_version, published.rows, published.quarantined,
+                      published.quarantined_by_reason, file_summaries(files, staged.stats, duplicates, PASSENGERS.duplicate_reason))
+
+
+def _redacted(dsn: str) -> str:
+    """The DSN without its password, for logs."""
+    params = conninfo_to_dict(dsn)
+    params.pop("password", None)
+    return " ".join(f"{key}={value}" for key, value in sorted(params.items()))
+
+
+def _arguments(argv: list[str] | None, settings: Settings) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="normalise_day", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--date", required=True, type=date.fromisoformat, help="scan day, YYYY-MM-DD")
+    parser.add_argument("--landing-dir", type=Path, default=settings.landing_dir,
+                        help="landing zone root (default: $WATCHLIST_LANDING_DIR)")
+    parser.add_argument("--max-quarantine-share", type=float, default=settings.max_quarantine_share,
+                        help="fail above this share of quarantined passenger lines "
+                             "(default: $WATCHLIST_MAX_QUARANTINE_SHARE or 0.2)")
+    args = parser.parse_args(argv)
+    if not 0.0 <= args.max_quarantine_share <= 1.0:
+        parser.error("--max-quarantine-share must be between 0 and 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    # spark-submit merges the driver's stderr into its stdout: nothing may be logged after
+    # the summary line (py4j says goodbye at exit, at INFO).
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+    settings = Settings.from_env()
+    args = _arguments(argv, settings)
+    conninfo = settings.warehouse_dsn
+    log.info("normalising %s from %s into %s", args.date, args.landing_dir, _redacted(conninfo))
+    spark = create_session(f"normalise_day {args.date}")
+    try:
+        version = load_watchlist(spark, conninfo, args.landing_dir)
+        summary = normalise_day(spark, conninfo, args.landing_dir, args.date, version)
+    except (LandingError, NumberingError, OSError, psycopg.Error) as error:
+        log.error("normalise_day %s failed: %s", args.date, error)
+        return EXIT_FAILED
+    except Exception as error:   # Spark's errors name the file they failed on
+        log.error("normalise_day %s failed: %s", args.date, str(error).strip().splitlines()[0], exc_info=True)
+        return EXIT_FAILED
+    finally:
+        spark.stop()
+    for reason, count in summary.quarantined_by_reason.items():
+        log.info("quarantined %s: %d", reason, count)
+    log.info("%s: %d passengers, %d quarantined", args.date, summary.passengers, summary.quarantined)
+    alarm = quarantine_alarm(summary, args.max_quarantine_share)
+    if alarm:
+        log.error(alarm)
+    sys.stderr.flush()
+    print(json.dumps(summary.as_json()), flush=True)   # the last line, whatever the outcome
+    return EXIT_TOO_MANY_QUARANTINED if alarm else 0

@@ -1,0 +1,34 @@
+"""The Spark session settings the normalisation relies on (the job and tests share them)."""
+from __future__ import annotations
+
+from pyspark.sql import SparkSession
+
+SQL_SETTINGS = {
+    # Timestamps leave Spark with an explicit offset; UTC keeps logs and tests plain.
+    "spark.sql.session.timeZone": "UTC",
+    # Duplicate keys in a line: the last wins, as in from_json and Python's json module.
+    "spark.sql.variant.allowDuplicateKeys": "true",
+    # No file split across partitions: line numbers depend on it (lines.py). Spark's split
+    # size is min(maxPartitionBytes, max(openCostInBytes, bytes per core)): both must be
+    # beyond any file (1 PiB, far from overflowing when summed over files).
+    "spark.sql.files.maxPartitionBytes": str(1 << 50),
+    "spark.sql.files.openCostInBytes": str(1 << 50),
+    # The checks make long generated methods; HotSpot does not JIT-compile methods over
+    # 8000 bytes, so above that Spark's per-expression code (split into small methods)
+    # runs faster than interpreted whole-stage code.
+    "spark.sql.codegen.hugeMethodLimit": "8000",
+}
+
+
+def configure(spark: SparkSession) -> SparkSession:
+    for key, value in SQL_SETTINGS.items():
+        spark.conf.set(key, value)
+    return spark
+
+
+def create_session(app_name: str) -> SparkSession:
+    """The master comes from spark-submit (local[*] when run without one)."""
+    builder = SparkSession.builder.appName(app_name).config("spark.ui.showConsoleProgress", "false")
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    return configure(spark)
