@@ -18,7 +18,7 @@ LANDING_DIR ?= $(LOCAL)/landing
 DEMO_DIR := $(LOCAL)/demo-landing
 PYTEST_ARGS ?=
 
-.PHONY: help install up down db airflow-db demo run test bench generate clean
+.PHONY: help install up down db airflow-db airflow airflow-down demo run test bench generate clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -67,9 +67,15 @@ demo: up airflow-db  ## generate a sample day, run the DAG for it, print summary
 test: install  ## the whole test suite (starts what it needs itself)
 	@$(ENV); $(PY) -m pytest $(PYTEST_ARGS)
 
+airflow: up  ## Airflow with the UI (api-server, scheduler, dag-processor, triggerer) on 127.0.0.1:8080; prints URL + login
+	@$(REPO)/scripts/airflow.sh start
+
+airflow-down:  ## stop Airflow (make airflow)
+	@$(REPO)/scripts/airflow.sh stop
+
 bench: db  ## benchmarks; figures written to bench/results/*.json
 	@$(ENV); $(PY) bench/ingest.py
 	@$(ENV); $(PY) bench/alerting_load.py
 
-clean: down  ## stop the stack and delete .local (databases, models, logs)
+clean: airflow-down down  ## stop the stack and delete .local (databases, models, logs)
 	rm -rf $(LOCAL)

@@ -43,6 +43,7 @@ CONF
   fi
   ensure_role_db pipeline "$(secret pipeline_db_password)" warehouse
   ensure_role_db alerting "$(secret alerting_db_password)" alerts
+  ensure_role_db airflow "$(secret airflow_db_password)" airflow   # Airflow metadata (scripts/airflow.sh)
 }
 
 stop() {
