@@ -6,11 +6,13 @@ import os
 import shlex
 import subprocess
 import uuid
+from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STACK = REPO_ROOT / "scripts" / "stack.sh"
@@ -18,12 +20,12 @@ STACK_ENV = REPO_ROOT / ".local" / "stack.env"
 
 
 def load_env_file(path: Path) -> dict[str, str]:
-    """Parse the `export NAME='value'` lines that scripts/stack.sh writes."""
+    """The values in .local/stack.env (`_stack_default NAME 'value'` lines, see scripts/stack.sh)."""
     env = {}
     for line in path.read_text().splitlines():
-        if line.startswith("export "):
-            name, _, value = line[len("export "):].partition("=")
-            env[name] = shlex.split(value)[0] if value else ""
+        if line.startswith("_stack_default "):
+            _, name, value = shlex.split(line)
+            env[name] = value
     return env
 
 
@@ -47,12 +49,11 @@ def stack_up(stack_db) -> dict[str, str]:
 
 
 def _fresh_database(base_dsn: str, prefix: str) -> str:
-    params = conninfo_to_dict(base_dsn)
+    """A new empty database beside base_dsn's, as a URL (usable as AIRFLOW_CONN_*)."""
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(base_dsn, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    params["dbname"] = name
-    return make_conninfo(**params)
+    return urlunsplit(urlsplit(base_dsn)._replace(path=f"/{name}"))
 
 
 def _drop_database(base_dsn: str, dsn: str) -> None:
@@ -61,25 +62,28 @@ def _drop_database(base_dsn: str, dsn: str) -> None:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="session")
-def warehouse_dsn(stack_db) -> str:
-    """A migrated, empty warehouse database of this test session (dropped afterwards)."""
+@contextmanager
+def migrated_database(base_dsn: str, schema: str):
+    """A throw-away database beside base_dsn's with sql/<schema>/ applied; dropped after."""
     from watchlist_screening.warehouse.migrate import SQL_ROOT, apply_migrations
 
-    base = stack_db["WAREHOUSE_DSN"]
-    dsn = _fresh_database(base, "warehouse_test")
-    apply_migrations(dsn, SQL_ROOT / "warehouse")
-    yield dsn
-    _drop_database(base, dsn)
+    dsn = _fresh_database(base_dsn, f"{schema}_test")
+    try:
+        apply_migrations(dsn, SQL_ROOT / schema)
+        yield dsn
+    finally:
+        _drop_database(base_dsn, dsn)
+
+
+@pytest.fixture(scope="session")
+def warehouse_dsn(stack_db) -> str:
+    """A migrated, empty warehouse database of this test session."""
+    with migrated_database(stack_db["WAREHOUSE_DSN"], "warehouse") as dsn:
+        yield dsn
 
 
 @pytest.fixture(scope="session")
 def alerts_db_dsn(stack_db) -> str:
-    """A migrated, empty alerts database of this test session (dropped afterwards)."""
-    from watchlist_screening.warehouse.migrate import SQL_ROOT, apply_migrations
-
-    base = stack_db["ALERTS_DB_DSN"]
-    dsn = _fresh_database(base, "alerts_test")
-    apply_migrations(dsn, SQL_ROOT / "alerts")
-    yield dsn
-    _drop_database(base, dsn)
+    """A migrated, empty alerts database of this test session."""
+    with migrated_database(stack_db["ALERTS_DB_DSN"], "alerts") as dsn:
+        yield dsn

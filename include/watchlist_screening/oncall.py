@@ -12,11 +12,13 @@ log = logging.getLogger(__name__)
 
 
 _URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^:/@\s]+:)[^@\s]+@", re.I)
+# libpq key=value strings, also URL-encoded inside a URI (password%3D...)
+_KEYWORD_PASSWORD = re.compile(r"(password\s*(?:=|%3D)\s*)('[^']*'|[^\s&'\"]+)", re.I)
 
 
 def redact(text: str) -> str:
-    """Errors from database drivers quote connection URLs: never pass a password on."""
-    return _URL_PASSWORD.sub(r"\1***@", text)
+    """Errors from database drivers quote connection strings: never pass a password on."""
+    return _KEYWORD_PASSWORD.sub(r"\1***", _URL_PASSWORD.sub(r"\1***@", text))
 
 
 def failure_report(context) -> dict:
@@ -28,7 +30,7 @@ def failure_report(context) -> dict:
         "task_id": getattr(ti, "task_id", None),
         "map_index": getattr(ti, "map_index", None),
         "run_id": getattr(dag_run, "run_id", None),
-        "scan_day": context.get("ds"),
+        "scan_day": (context.get("params") or {}).get("date") or context.get("ds"),
         "try_number": getattr(ti, "try_number", None),
         "error": redact(f"{type(exception).__name__}: {exception}") if exception else None,
         "log_url": getattr(ti, "log_url", None),

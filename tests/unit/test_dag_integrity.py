@@ -47,7 +47,19 @@ def test_schedule_retries_and_failure_callback(dag):
     send = dag.get_task("send_alerts")
     assert send.max_active_tis_per_dagrun == 4 and send.pool == "alerting_service"
     assert dag.get_task("wait_for_landing_files").mode == "reschedule"
-    assert dag.deadline  # on by default; run_day.sh turns it off for `dags test`
+
+
+
+def test_deadline_alert_is_wired_when_configured():
+    probe = (
+        "import importlib.util\n"
+        f"spec = importlib.util.spec_from_file_location('d', {str(DAG_FILE)!r})\n"
+        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        f"dag = DagBag(dag_folder={str(REPO_ROOT / 'dags')!r}).dags['watchlist_screening']\n"
+        "assert dag.deadline, dag.deadline\n"
+    )
+    subprocess.run([sys.executable, "-c", probe], check=True, env={**os.environ, "WATCHLIST_DEADLINE_HOURS": "6"})
 
 
 def test_only_transient_errors_are_retried(dag):

@@ -12,6 +12,8 @@ def test_redact_hides_passwords_in_connection_urls():
     text = 'missing "=" after "postgresql+psycopg://pipeline:s3cr3t@127.0.0.1:55432/warehouse"'
     assert "s3cr3t" not in oncall.redact(text)
     assert "pipeline:***@127.0.0.1" in oncall.redact(text)
+    for secret_text in ("host=h password=s3cr3t dbname=d", "postgresql://h/?x%20password%3Ds3cr3t%20y", "password='s3cr3t'"):
+        assert "s3cr3t" not in oncall.redact(secret_text), secret_text
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -39,7 +41,7 @@ def test_failure_report_reaches_the_webhook(monkeypatch):
         run_id = "scheduled__2026-11-23"
 
     try:
-        oncall.OnCallNotifier().notify({"ti": TI(), "dag_run": Run(), "ds": "2026-11-23",
+        oncall.OnCallNotifier().notify({"ti": TI(), "dag_run": Run(), "ds": "2026-11-24", "params": {"date": "2026-11-23"},
                                         "exception": RuntimeError("postgresql://u:pw@h/db refused")})
     finally:
         server.shutdown()
