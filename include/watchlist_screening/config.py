@@ -42,7 +42,7 @@ class Settings:
             pipeline_token=_env("ALERTS_PIPELINE_TOKEN", ""),
             model_dir=Path(_env("WATCHLIST_MODEL_DIR", str(LOCAL_DIR / "models"))),
             report_dir=Path(_env("WATCHLIST_REPORT_DIR", str(LOCAL_DIR / "reports"))),
-            match_threshold=float(_env("WATCHLIST_MATCH_THRESHOLD", "0.5")),
+            match_threshold=float(_env("WATCHLIST_MATCH_THRESHOLD", "0.3")),
             alert_batch_size=int(_env("WATCHLIST_ALERT_BATCH_SIZE", "200")),
             max_quarantine_share=float(_env("WATCHLIST_MAX_QUARANTINE_SHARE", "0.2")),
             model_max_age_days=int(_env("WATCHLIST_MODEL_MAX_AGE_DAYS", "30")),

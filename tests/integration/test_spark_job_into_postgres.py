@@ -71,16 +71,18 @@ def test_day_loads_quarantines_and_reruns_idempotently(landing, warehouse_dsn):
     name, norm, emb = rows(warehouse_dsn, "SELECT surname, surname_norm, face_embedding FROM warehouse.passengers "
                            "WHERE scan_day = %s AND scan_id = 'LHR-1'", DAY)[0]
     assert (name, norm) == ("Dvořák", "dvorak") and sum(x * x for x in emb) == pytest.approx(1.0, rel=1e-5)
-    names, dobs = rows(warehouse_dsn, "SELECT all_names_norm, all_dobs FROM warehouse.watchlist WHERE subject_id = 'S1'")[0]
+    names, dobs = rows(warehouse_dsn, "SELECT all_names_norm, all_dobs FROM warehouse.watchlist WHERE subject_id = 'S1' "
+                       "AND version_id = %s", summary["watchlist_version"])[0]
     assert names == ["ivan petrov", "john peters"] and [d.isoformat() for d in dobs] == ["1970-05-06"]
-    assert rows(warehouse_dsn, "SELECT count(*) FROM warehouse.quarantine WHERE dataset = 'watchlist'")[0][0] == 1
+    assert rows(warehouse_dsn, "SELECT count(*) FROM warehouse.quarantine WHERE dataset = 'watchlist' "
+                "AND watchlist_version = %s", summary["watchlist_version"])[0][0] == 1
 
     before = rows(warehouse_dsn, "SELECT scan_id, full_name_norm FROM warehouse.passengers WHERE scan_day = %s ORDER BY 1", DAY)
     code, again, err = run_job(landing, warehouse_dsn)
     assert code == 0, err[-3000:]
     assert again == summary
     assert rows(warehouse_dsn, "SELECT scan_id, full_name_norm FROM warehouse.passengers WHERE scan_day = %s ORDER BY 1", DAY) == before
-    assert rows(warehouse_dsn, "SELECT count(*) FROM warehouse.watchlist_versions")[0][0] == 1
+    assert again["watchlist_version"] == summary["watchlist_version"]  # same content: not loaded again
 
     (landing / "passengers" / DAY / "FRA.jsonl").write_text(_passenger(1, "FRA") + "\n")
     code, late, err = run_job(landing, warehouse_dsn)

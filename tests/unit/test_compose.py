@@ -71,7 +71,7 @@ def test_airflow_image_and_connections_match(compose):
     for conn_id in (WAREHOUSE_CONN_ID, ALERTING_CONN_ID, "spark_default"):
         var = f"AIRFLOW_CONN_{conn_id.upper()}"
         assert var in env, var
-        assert f"export {var}=" in stack, var
+        assert f"_stack_default {var} " in stack, var
     assert "spark://spark-master" in env["AIRFLOW_CONN_SPARK_DEFAULT"]
 
 
