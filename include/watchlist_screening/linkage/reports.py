@@ -28,7 +28,7 @@ import logging
 import math
 import re
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import duckdb
 
@@ -104,13 +104,14 @@ def _explain_model(model: dict) -> dict:
 
 def explain_matches(con: duckdb.DuckDBPyConnection, model: dict, pairs_table: str = MATCHES,
                     limit: int | None = None) -> list[dict]:
-    """Splink prediction records (comparison vectors, Bayes factors, compared values) for
+    """Splink prediction records (comparison vectors, match weights, compared values) for
     the pairs in `pairs_table` (scan_id, subject_id), passenger on the left, in the order
     of the table's match_probability (highest first) when it has one.
 
     Needs the `passengers` and `watchlist` tables the pairs were scored on. Re-runs
     Splink's predict on these pairs only, with the model unchanged; the photo columns are
-    replaced by a short description (the 128 numbers are biometric data nobody reads).
+    replaced by a short description (the 128 numbers are biometric data nobody reads) and
+    list values (names, dates of birth) joined into text for display.
     """
     columns = {r[0] for r in con.execute(f"DESCRIBE {pairs_table}").fetchall()}
     order = "match_probability DESC, scan_id, subject_id" if "match_probability" in columns else "scan_id, subject_id"
@@ -150,6 +151,11 @@ def _passenger_left(record: dict) -> dict:
             else:
                 swapped[key] = value
         record = swapped
+    for key, value in list(record.items()):
+        # lists (names, dates) as text, so charts and tables show "1979-10-18" rather than
+        # Python reprs; the values are for display only, scores are already computed
+        if isinstance(value, (list, tuple)) and (key.endswith("_l") or key.endswith("_r")):
+            record[key] = "; ".join(_fmt_value(v) for v in value) if value else "–"
     cosine = record.pop("_photo_cosine", None)
     record["face_embedding_l"] = "photo"
     record["face_embedding_r"] = "photo" if cosine is None else f"photo (cosine {cosine:.3f})"
@@ -285,6 +291,9 @@ _RENDER_JS = """
   function render(div){
     if(div.dataset.rendered)return; div.dataset.rendered='1';
     var spec=JSON.parse(document.getElementById(div.dataset.spec).textContent);
+    if(div.dataset.values){  // a shared spec (e.g. the waterfall) with this chart's data
+      spec.data={values:JSON.parse(document.getElementById(div.dataset.values).textContent)};
+    }
     vegaEmbed(div,spec,{actions:false}).catch(function(e){div.textContent='Chart error: '+(e.message||e);});
   }
   var charts=[].slice.call(document.querySelectorAll('div.chart[data-spec]'));
@@ -317,6 +326,13 @@ def _weight(value) -> str:
 def _chart(chart_id: str, spec: dict, eager: bool = False) -> str:
     return (f'<script type="application/json" id="{chart_id}-spec">{_json_for_html(_clean(spec))}</script>'
             f'<div class="chart" id="{chart_id}" data-spec="{chart_id}-spec"{" data-eager=1" if eager else ""}></div>')
+
+
+def _shared_chart(chart_id: str, template_id: str, values: list) -> str:
+    """A chart whose spec is the page's shared template (written once) plus its own data:
+    a day's waterfalls differ only in their data, so the page stays small."""
+    return (f'<script type="application/json" id="{chart_id}-values">{_json_for_html(_clean(values))}</script>'
+            f'<div class="chart" id="{chart_id}" data-spec="{template_id}" data-values="{chart_id}-values"></div>')
 
 
 def _page(title: str, body: str) -> str:
@@ -365,6 +381,25 @@ def write_model_report(report_dir: Path, model_version: str, model: dict, notes:
     path = model_report_path(report_dir, model_version)
     _write(path, model_report_html(model_version, model, notes, stored))
     return path
+
+
+def write_model_report_from_registry(dsn: str, report_dir: Path, model_version: str | None = None) -> Path:
+    """The model report of a stored model (the newest when no version is given), with the
+    training notes from warehouse.models; for a DAG task after ensure_model, whether the
+    model was just trained or reused."""
+    import psycopg
+
+    query = ("SELECT model_version, trained_at, training_from, training_to, watchlist_version, model_json, "
+             "training_notes FROM warehouse.models")
+    with psycopg.connect(dsn) as conn:
+        row = (conn.execute(query + " WHERE model_version = %s", (model_version,)).fetchone() if model_version
+               else conn.execute(query + " ORDER BY trained_at DESC LIMIT 1").fetchone())
+    if row is None:
+        raise ValueError(f"model {model_version or '(newest)'} is not in warehouse.models")
+    version, trained_at, training_from, training_to, watchlist_version, model, notes = row
+    stored = {"trained at": trained_at, "trained on days": f"{training_from} – {training_to}",
+              "watchlist version": watchlist_version}
+    return write_model_report(report_dir, version, model, notes, stored)
 
 
 # Fields shown side by side in an alert (passenger value, watchlist value).
@@ -416,7 +451,8 @@ def run_report_html(day: dt.date | str, model_version: str, model: dict, records
         levels = "".join(
             f"<tr><td>{_esc(name)}</td><td class=num>{_esc(r.get('gamma_' + name))}</td>{_weight(r.get('mw_' + name))}</tr>"
             for name in comparisons)
-        chart = _chart(f"wf-{i}", specs[i]) if i < len(specs) else '<p class="muted">(chart left out: see max_charts)</p>'
+        chart = (_shared_chart(f"wf-{i}", "waterfall-template", specs[i]["data"]["values"]) if i < len(specs)
+                 else '<p class="muted">(chart left out: see max_charts)</p>')
         sections.append(
             f'<section class="alert" id="{anchor}"><h3>{i + 1}. {_esc(scan)} → {_esc(subject)} '
             f"— probability {r.get('match_probability', 0):.4f}, weight {r.get('match_weight', 0):+.2f}"
@@ -426,7 +462,12 @@ def run_report_html(day: dt.date | str, model_version: str, model: dict, records
     index.append("</table>")
     if not records:
         index = ["<h2>Alerts</h2><p>No alerts this day.</p>"]
-    return _page(f"Run {_day(day)}", "\n".join(head + index + sections))
+    template = ""
+    if specs:
+        shared = copy.deepcopy(specs[0])
+        shared["data"] = {"values": []}
+        template = f'<script type="application/json" id="waterfall-template">{_json_for_html(_clean(shared))}</script>'
+    return _page(f"Run {_day(day)}", "\n".join(head + index + [template] + sections))
 
 
 def write_run_report(con: duckdb.DuckDBPyConnection, report_dir: Path, day: dt.date | str, model_version: str,

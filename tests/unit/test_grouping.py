@@ -1,0 +1,111 @@
+"""Grouping sightings: connected components and maximal cliques over match, duplicate-
+listing and same-day edges, and their precision/recall against the generator's truth."""
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from tests.unit.linkage_data import load_generated_day
+from watchlist_screening.linkage import candidates, grouping, scoring, training
+from watchlist_screening.linkage.grouping import GroupingConfig, clique_groups, cluster_metrics
+
+DAY = "2026-11-21"
+
+
+def _edges_table(con, edges):
+    con.execute("CREATE OR REPLACE TABLE group_edges (node_id_l VARCHAR, node_id_r VARCHAR, kind VARCHAR, "
+                "match_probability DOUBLE, match_weight DOUBLE, photo_similarity DOUBLE)")
+    con.executemany("INSERT INTO group_edges VALUES (?, ?, 'x', ?, ?, NULL)", [(a, b, p, w) for a, b, p, w in edges])
+
+
+def test_a_chain_is_one_component_but_two_cliques():
+    # a look-alike (c) hangs off a true pair: components merge it, cliques keep it apart
+    edges = [("a", "b", 0.99, 20.0), ("b", "c", 0.6, 1.0)]
+    con = duckdb.connect()
+    _edges_table(con, edges)
+    components = grouping.connected_components(con, threshold=0.5)
+    assert len(set(components.values())) == 1 and set(components) == {"a", "b", "c"}
+    cliques = clique_groups([(a, b, w) for a, b, _, w in edges])
+    assert cliques["a"] == cliques["b"] != cliques["c"]
+
+
+def test_cliques_prefer_larger_then_stronger_and_partition_the_nodes():
+    edges = [("p1", "w1", 30.0), ("p1", "w2", 25.0), ("w1", "w2", 28.0),  # a triangle: one person
+             ("w2", "x", 5.0), ("x", "y", 2.0), ("y", "z", 9.0)]
+    groups = clique_groups(edges)
+    assert groups["p1"] == groups["w1"] == groups["w2"]
+    assert groups["x"] not in (groups["w2"],)
+    assert groups["y"] == groups["z"] != groups["x"]  # the stronger of two equal-size cliques wins
+    assert set(groups) == {"p1", "w1", "w2", "x", "y", "z"}
+
+
+def test_components_drop_edges_below_the_threshold():
+    con = duckdb.connect()
+    _edges_table(con, [("a", "b", 0.9, 5.0), ("b", "c", 0.2, -2.0)])
+    groups = grouping.connected_components(con, threshold=0.5)
+    assert groups["a"] == groups["b"] != groups.get("c")
+
+
+def test_cluster_metrics_count_pairs():
+    universe = {"s1": "P1", "w1": "P1", "w1b": "P1", "s2": "P2", "w2": "P2"}
+    groups = {"s1": "g1", "w1": "g1", "s2": "g2", "w2": "g2", "w9": "g2"}  # w1b missed, w9 wrongly added
+    result = cluster_metrics(groups, universe, person_of={"w9": "P9"})
+    assert result["true_pairs"] == 4 and result["true_pairs_found"] == 2
+    assert result["pair_recall"] == pytest.approx(0.5)
+    assert result["predicted_pairs"] == 4  # (s1,w1) (s2,w2) (s2,w9) (w2,w9)
+    assert result["pair_precision"] == pytest.approx(0.5)
+    assert result["people_grouped_exactly"] == 0
+    perfect = cluster_metrics({"s1": "a", "w1": "a", "w1b": "a", "s2": "b", "w2": "b"}, universe)
+    assert perfect["pair_precision"] == perfect["pair_recall"] == 1.0 and perfect["people_grouped_exactly"] == 2
+
+
+def test_config_rejects_unknown_method():
+    with pytest.raises(ValueError):
+        GroupingConfig(method="louvain")
+
+
+@pytest.fixture(scope="module")
+def scored_day(tmp_path_factory):
+    from watchlist_screening.generator.cli import main as generate
+
+    root = tmp_path_factory.mktemp("landing")
+    assert generate(["--landing-dir", str(root), "--date", DAY, "--watchlist-size", "3000", "--airports", "LHR,CDG",
+                     "--passengers-per-airport", "2000", "--sightings", "16", "--seed", "5",
+                     "--watchlist-duplicates-share", "0.05"]) == 0
+    con = duckdb.connect()
+    counts = load_generated_day(con, root, DAY)
+    counts["candidate_pairs"] = candidates.build_candidates(con)
+    model, _ = training.train(con, counts, training.TrainingConfig(u_random_pairs=2e5, photo_sample_pairs=5_000_000))
+    scoring.score(con, model, threshold=0.5)
+    return con, model, root
+
+
+@pytest.mark.parametrize("method", grouping.METHODS)
+def test_groups_on_a_generated_day_match_the_truth(scored_day, method):
+    con, model, root = scored_day
+    config = GroupingConfig(method=method, watchlist_scope="all")
+    summary = grouping.group(con, model, config)
+    assert summary["edges"]["watchlist-watchlist"] >= 100  # 150 duplicate listings in the list
+    groups = dict(con.execute("SELECT node_id, group_id FROM groups").fetchall())
+    passengers, watchlist = grouping.load_person_truth(root, DAY)
+    result = cluster_metrics(groups, grouping.truth_universe(passengers, watchlist, "all"), watchlist)
+    assert result["pair_precision"] >= 0.95, result
+    assert result["pair_recall"] >= 0.9, result
+    scans = grouping.passenger_groups(con)
+    assert set(scans) == {s for (s,) in con.execute("SELECT DISTINCT scan_id FROM matches").fetchall()}
+
+
+def test_matched_scope_only_links_todays_entries(scored_day):
+    con, model, _ = scored_day
+    summary = grouping.group(con, model, GroupingConfig(watchlist_scope="matched", passenger_links=False))
+    subjects = {s for (s,) in con.execute("SELECT DISTINCT subject_id FROM matches").fetchall()}
+    ww = con.execute("SELECT node_id_l, node_id_r FROM group_edges WHERE kind = 'watchlist-watchlist'").fetchall()
+    assert all(grouping.split_node_id(a)[1] in subjects or grouping.split_node_id(b)[1] in subjects for a, b in ww)
+    assert "passenger-passenger" not in summary["edges"]
+
+
+def test_method_is_selectable_from_the_environment(monkeypatch):
+    monkeypatch.setenv("WATCHLIST_GROUPING_METHOD", "cliques")
+    monkeypatch.delenv("WATCHLIST_GROUPING_SCOPE", raising=False)
+    assert GroupingConfig.from_env().method == "cliques"
+    assert GroupingConfig.from_env(method="components").method == "components"
