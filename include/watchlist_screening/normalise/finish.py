@@ -18,11 +18,6 @@ from watchlist_screening.normalise.contract import Field
 from watchlist_screening.normalise.rules import normalise_full_name, unit_vectors
 from watchlist_screening.normalise.validate import check_line
 
-# Columns records.checked_records adds for this step, besides the record's own values.
-CONTROL_COLUMNS = ("preset_reason", "preset_detail", "utf8", "fast_valid", "parsed", "undecided_text",
-                   "quarantine_text")
-
-
 def _problems(batch: pa.RecordBatch, fields: tuple[Field, ...]) -> tuple[pa.Array, pa.Array]:
     """(reason, detail) per line: preset, not UTF-8, or validate.check_line's verdict
     on the lines tier 1 did not pass; NULL for good lines."""

@@ -8,7 +8,7 @@ its content is new; then the day's airport files are checked, normalised, staged
 published in one transaction. The last line on stdout is the run summary as JSON.
 
 Exit status: 0 done; 3 written, but more passenger lines were quarantined than
---max-quarantine-share allows (stderr says where to look); 1 anything else (stderr names
+--max-quarantine-share allows (the log says where to look); 1 anything else (the log names
 the file or step).
 """
 from __future__ import annotations

@@ -91,7 +91,8 @@ class GzipDamage:
         return len(self.lines) + 1
 
 
-_GZIP_ERRORS = (EOFError, OSError, zlib.error)   # gzip.BadGzipFile is an OSError
+# Damage, not trouble reading the file (a PermissionError is no data problem: it fails the run).
+_GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
 
 def _read_to_end(file: LandingFile) -> None:

@@ -63,18 +63,20 @@ WATCHLIST = Dataset(
             "nationality", "sex", "height_cm", "eye_colour", "face_embedding", "offence", "caution", "listed_on"))
 
 
-def _as_copied(column: Column, name: str, field: Field | None) -> Column:
-    if name == "height_cm":
+def _for_copy(column: Column, field: Field) -> Column:
+    """A typed value as the staging table takes it: numbers as real, timestamps with
+    their offset (session.py keeps Spark in UTC)."""
+    if field.kind is c.Kind.NUMBER:
         return column.cast("float")
-    if field is not None and field.kind is c.Kind.DATETIME:
-        # PostgreSQL reads the offset; session.py keeps Spark in UTC.
+    if field.kind is c.Kind.DATETIME:
         return F.date_format(column, "yyyy-MM-dd HH:mm:ss.SSSSSSXXX")
     return column
 
 
 def checked_records(lines: DataFrame, dataset: Dataset) -> DataFrame:
-    """One row per line: where it came from, tier 1's verdict, the raw text where the
-    line may be quarantined, and the dataset's typed values (see finish.CONTROL_COLUMNS)."""
+    """One row per line, as finish.py reads it: where it came from, any preset problem,
+    tier 1's verdict (utf8, fast_valid, parsed), the raw text of lines tier 2 must judge
+    (undecided_text) or that may be quarantined (quarantine_text), and the typed values."""
     fields = {f.name: f for f in dataset.fields}
 
     def value(name: str) -> Column:
@@ -88,6 +90,6 @@ def checked_records(lines: DataFrame, dataset: Dataset) -> DataFrame:
         F.col("_utf8").alias("utf8"), fast_valid.alias("fast_valid"), F.col("_parsed").alias("parsed"),
         F.when(~preset & F.col("_utf8") & ~fast_valid, F.col("raw_text")).alias("undecided_text"),
         F.when(preset | ~fast_valid, F.make_valid_utf8("raw_text")).alias("quarantine_text"),
-        *[_as_copied(value(name), name, fields[name]).alias(name) for name in dataset.values],
+        *[_for_copy(value(name), fields[name]).alias(name) for name in dataset.values],
         *[column.alias(name) for name, column in dataset.extra(value).items()],
     )

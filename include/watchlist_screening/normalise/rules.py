@@ -1,6 +1,6 @@
-"""Normalisation rules in plain Python: the reference the Spark columns (spark_rules.py)
-are tested against, and what linkage code uses to normalise a name the same way.
-"""
+"""Normalisation rules in plain Python: the reference the job is tested against (its
+Arrow twins in arrow_names.py, its Spark date parsing in spark_checks.py), and what
+linkage code uses to normalise a name or an embedding the same way."""
 from __future__ import annotations
 
 import math

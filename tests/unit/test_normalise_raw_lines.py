@@ -1,0 +1,85 @@
+"""Driver-side line access: Spark's line splitting, gzip damage, lines read back by number."""
+from __future__ import annotations
+
+import gzip
+import random
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from watchlist_screening.normalise import contract as c
+from watchlist_screening.normalise.landing import LandingError, day_files, watchlist_file
+from watchlist_screening.normalise.raw_lines import LineSplitter, find_gzip_damage, iter_lines, pick_lines
+
+
+def split(*chunks: bytes) -> list[bytes]:
+    splitter = LineSplitter()
+    lines = [line for chunk in chunks for line in splitter.feed(chunk)]
+    return lines + splitter.finish()
+
+
+@pytest.mark.parametrize("chunks, lines", [
+    ((b"a\nb\n",), [b"a", b"b"]),
+    ((b"a\nb",), [b"a", b"b"]),                       # last line without terminator
+    ((b"a\r\nb\rc\n",), [b"a", b"b", b"c"]),          # \r\n and \r, like Hadoop's LineReader
+    ((b"a\r", b"\nb"), [b"a", b"b"]),                 # \r\n cut between chunks
+    ((b"a\n\nb\n",), [b"a", b"", b"b"]),              # an empty line is a line
+    ((b"",), []),
+])
+def test_lines_split_like_spark(chunks, lines):
+    assert split(*chunks) == lines
+
+
+def _landing(tmp_path: Path, name: str, data: bytes):
+    folder = tmp_path / "passengers" / "2026-03-01"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data)
+    return {f.relative.rsplit("/", 1)[1]: f for f in day_files(tmp_path, date(2026, 3, 1))}[name]
+
+
+def _payload(n: int) -> bytes:
+    rng = random.Random(4)   # incompressible enough that truncation lands mid-stream
+    return b"".join(b'{"n": %d, "pad": "%s"}\n' % (i, bytes(rng.choice(b"abcdefgh") for _ in range(200))) for i in range(n))
+
+
+def test_truncated_gzip_keeps_the_complete_lines(tmp_path):
+    data = gzip.compress(_payload(2000))
+    file = _landing(tmp_path, "AMS.jsonl.gz", data[: len(data) // 2])
+    [damage] = find_gzip_damage([file], workers=2)
+    assert damage.reason == c.TRUNCATED_GZIP
+    assert 500 < len(damage.lines) < 1500
+    assert damage.lines == _payload(2000).split(b"\n")[: len(damage.lines)]
+    assert damage.record_line == len(damage.lines) + 1
+    assert str(len(damage.lines)) in damage.detail
+
+
+def test_not_gzip_at_all_is_corrupt(tmp_path):
+    file = _landing(tmp_path, "AMS.jsonl.gz", b'{"plain": "json"}\n')
+    [damage] = find_gzip_damage([file], workers=1)
+    assert damage.reason == c.CORRUPT_GZIP and damage.lines == []
+
+
+def test_intact_and_empty_files_have_no_damage(tmp_path):
+    intact = _landing(tmp_path, "AMS.jsonl.gz", gzip.compress(_payload(10)))
+    empty = _landing(tmp_path, "CDG.jsonl.gz", b"")
+    plain = _landing(tmp_path, "FRA.jsonl", _payload(3))
+    assert find_gzip_damage([intact, empty, plain], workers=2) == []
+
+
+def test_pick_lines_reads_the_wanted_numbers(tmp_path):
+    file = _landing(tmp_path, "AMS.jsonl.gz", gzip.compress(b"one\ntwo\r\nthree\rfour"))
+    assert list(pick_lines(file, [2, 4])) == [(2, "two"), (4, "four")]
+    assert [n for n, _ in iter_lines(file)] == [1, 2, 3, 4]
+
+
+def test_day_files_take_only_jsonl_and_jsonl_gz(tmp_path):
+    folder = tmp_path / "passengers" / "2026-03-01"
+    folder.mkdir(parents=True)
+    for name in ("b.jsonl", "a.jsonl.gz", "c.csv", "d.jsonl.tmp"):
+        (folder / name).write_bytes(b"")
+    assert [f.relative for f in day_files(tmp_path, date(2026, 3, 1))] == [
+        "passengers/2026-03-01/a.jsonl.gz", "passengers/2026-03-01/b.jsonl"]
+    assert day_files(tmp_path, date(2026, 3, 2)) == []
+    with pytest.raises(LandingError, match="watchlist"):
+        watchlist_file(tmp_path)

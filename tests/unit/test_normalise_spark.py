@@ -1,0 +1,117 @@
+"""The Spark side of normalisation against the plain-Python reference, line by line:
+which lines are good, the reason and detail of the others, and every normalised value.
+Runs the real Arrow finishing step inside Spark's Python workers (mapInArrow), so it
+also catches a broken PySpark install where Python UDFs cannot run."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime
+
+import numpy as np
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql.pandas.types import from_arrow_schema
+
+from tests.unit.test_normalise_validate import (
+    GOOD_PASSENGER_LINES, GOOD_WATCHLIST_LINES, PASSENGER, PASSENGER_CASES, WATCHLIST_CASES, line,
+)
+from watchlist_screening.normalise import contract as c
+from watchlist_screening.normalise.finish import finish
+from watchlist_screening.normalise.lines import LINE_SCHEMA
+from watchlist_screening.normalise.records import PASSENGERS, WATCHLIST, checked_records
+from watchlist_screening.normalise.rules import (
+    normalise_full_name, normalise_name, parse_date_time, parse_full_date, unit_vector,
+)
+from watchlist_screening.normalise.session import configure
+from watchlist_screening.normalise.validate import check_line
+
+# Beyond the validator's cases: lines that stress the two JSON parsers' differences.
+TRICKY_PASSENGER_LINES = [
+    line(PASSENGER, given_names="Zoë Ø'Brien", surname="Иванова-Smith", place_of_birth="Kraków"),
+    line(PASSENGER, given_names="小明", surname="张", place_of_birth=None),
+    line(PASSENGER, surname="A\u0000B"),
+    line(PASSENGER, height_cm=1e400), line(PASSENGER).replace('"height_cm": 170.5', '"height_cm": 1' + "0" * 400),
+    line(PASSENGER, face_embedding=[1e-200] * 128), line(PASSENGER, face_embedding=[1e151] * 128),
+    line(PASSENGER, face_embedding=[1e200] * 128), line(PASSENGER, face_embedding=[[1]] * 128),
+    line(PASSENGER, face_embedding=[True] * 128), line(PASSENGER, date_of_birth="0000-01-01"),
+    line(PASSENGER, scanned_at="2026-03-01T08:15:00+25:00"), line(PASSENGER, scanned_at="2026-03-01T08:15:60Z"),
+    line(PASSENGER, sex=None), line(PASSENGER, sex=1), line(PASSENGER, airport=["AMS"]),
+    "{'scan_id': 'S1'}", '{"scan_id": "\\ud800"}', line(PASSENGER).replace("{", "{\t", 1),
+    line(PASSENGER) + ",", " " + line(PASSENGER), "123", '"text"', "null",
+]
+PASSENGER_LINES = [raw for raw, *_ in PASSENGER_CASES] + GOOD_PASSENGER_LINES + TRICKY_PASSENGER_LINES
+WATCHLIST_LINES = [raw for raw, *_ in WATCHLIST_CASES] + GOOD_WATCHLIST_LINES + [
+    line(json.loads(GOOD_WATCHLIST_LINES[0]), given_names="Jöhn", aliases=[{"given_names": "Ёж", "surname": "Ли"}]),
+    line(json.loads(GOOD_WATCHLIST_LINES[0]), aliases=[{"given_names": "A", "surname": 5}]),
+]
+
+
+@pytest.fixture(scope="module")
+def spark():
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    session = SparkSession.builder.master("local[2]").appName("test_normalise_spark").getOrCreate()
+    session.sparkContext.setLogLevel("ERROR")
+    yield configure(session)
+    session.stop()
+
+
+def finished_rows(spark, raw_lines: list[str], dataset) -> list[dict]:
+    """The lines through Spark (checked_records) and finish.py in the Python workers."""
+    lines = spark.createDataFrame([("f.jsonl", i, raw, None, None) for i, raw in enumerate(raw_lines, 1)],
+                                  LINE_SCHEMA)
+    records = checked_records(lines, dataset)
+    # The finished schema, from one batch finished on the driver.
+    schema = from_arrow_schema(finish(records.toArrow().to_batches()[0], dataset).schema)
+    finished = records.mapInArrow(lambda batches: (finish(b, dataset) for b in batches), schema)
+    return sorted((row.asDict() for row in finished.collect()), key=lambda row: row["line_number"])
+
+
+def _expected_passenger(record: dict) -> dict:
+    given, surname = normalise_name(record["given_names"]), normalise_name(record["surname"])
+    return {"scan_id": record["scan_id"], "surname": record["surname"].replace("\x00", "\ufffd"),
+            "given_names_norm": given, "surname_norm": surname,
+            "full_name_norm": normalise_full_name(record["given_names"], record["surname"]),
+            "place_of_birth_norm": normalise_name(record.get("place_of_birth")),
+            "date_of_birth": parse_full_date(record["date_of_birth"]),
+            "scanned_at": parse_date_time(record["scanned_at"]),
+            "face_embedding": unit_vector([float(x) for x in record["face_embedding"]])}
+
+
+def _as_compared(row: dict) -> dict:
+    scanned = datetime.fromisoformat(row["scanned_at"].replace("Z", "+00:00"))
+    vector = [float(x) for x in row["face_embedding"][1:-1].split(",")]
+    return {**{k: row[k] for k in ("scan_id", "surname", "given_names_norm", "surname_norm", "full_name_norm",
+                                   "place_of_birth_norm", "date_of_birth")},
+            "scanned_at": scanned, "face_embedding": [float(np.float32(x)) for x in vector]}
+
+
+def test_passenger_lines_match_the_reference(spark):
+    rows = finished_rows(spark, PASSENGER_LINES, PASSENGERS)
+    assert len(rows) == len(PASSENGER_LINES)
+    for raw, row in zip(PASSENGER_LINES, rows):
+        record, problem = check_line(raw, c.PASSENGER_FIELDS)
+        if problem:
+            assert (row["reason"], row["detail"]) == (problem.reason, problem.detail), raw[:120]
+            assert row["raw_text"] == raw.replace("\x00", "\ufffd") and row["scan_id"] is None
+        else:
+            assert row["reason"] is None and row["raw_text"] is None, (raw[:120], row["detail"])
+            assert _as_compared(row) == _expected_passenger(record), raw[:120]
+
+
+def test_watchlist_lines_match_the_reference(spark):
+    rows = finished_rows(spark, WATCHLIST_LINES, WATCHLIST)
+    for raw, row in zip(WATCHLIST_LINES, rows):
+        record, problem = check_line(raw, c.WATCHLIST_FIELDS)
+        if problem:
+            assert (row["reason"], row["detail"]) == (problem.reason, problem.detail), raw[:120]
+            continue
+        aliases = record.get("aliases") or []
+        names = [normalise_full_name(record["given_names"], record["surname"]),
+                 *(normalise_full_name(a["given_names"], a["surname"]) for a in aliases)]
+        dobs = [d for d in [record.get("date_of_birth"), *(a.get("date_of_birth") for a in aliases)] if d]
+        assert row["reason"] is None, (raw[:120], row["detail"])
+        assert row["all_names_norm"] == "{" + ",".join(f'"{n}"' for n in names if n) + "}"
+        assert row["all_dobs"] == "{" + ",".join(f'"{d}"' for d in dobs) + "}"
+        assert json.loads(row["aliases"]) == aliases
