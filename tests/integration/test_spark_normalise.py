@@ -72,6 +72,15 @@ def write_watchlist(landing: Path, extra_subjects: int = 0) -> None:
 
 
 @pytest.fixture(scope="module")
+def warehouse_dsn(stack_db):
+    """This module counts every watchlist version and row: a database of its own."""
+    from tests.conftest import migrated_database
+
+    with migrated_database(stack_db["WAREHOUSE_DSN"], "warehouse") as dsn:
+        yield dsn
+
+
+@pytest.fixture(scope="module")
 def landing(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("landing")
     write_watchlist(root)
