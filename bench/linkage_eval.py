@@ -57,7 +57,7 @@ SCALES = {
     "b": {"watchlist": 1_000_000, "airports": "LHR,CDG", "per_airport": 500_000, "sightings": 1_000,
           "seed": 303, "train_seed": 202, "train_scale": "a"},
 }
-THRESHOLD = 0.5
+THRESHOLD = 0.5  # replaced in main() by --threshold / the pipeline's WATCHLIST_MATCH_THRESHOLD
 log = logging.getLogger("linkage_eval")
 
 
@@ -259,7 +259,7 @@ def photo_threshold(train: dict, test: dict) -> tuple[list, dict]:
 def model_curve(test: dict, truth, passengers: int) -> list[dict]:
     """The model's recall/precision at other thresholds (same scores as scoring.score)."""
     out = []
-    for prob in (0.01, 0.1, 0.5, 0.9, 0.99, 0.999):
+    for prob in (0.01, 0.1, 0.3, 0.5, 0.9, 0.99, 0.999):
         w = np.log2(prob / (1 - prob))
         alerts = [p for p, keep in zip(test["pairs"], test["match_weight"] >= w) if keep]
         m = metrics(truth, alerts, passengers)
@@ -482,9 +482,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "linkage.json")
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--no-febrl", action="store_true")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="match probability an alert needs (default: the pipeline's, WATCHLIST_MATCH_THRESHOLD)")
     parser.add_argument("--candidates", choices=["pipeline", "photo-only"], default="pipeline",
                         help="photo-only: skip the name/DOB rules (needed at scale b, see photo_only_candidates)")
     args = parser.parse_args(argv)
+    global THRESHOLD
+    if args.threshold is None:
+        from watchlist_screening.config import Settings
+
+        args.threshold = Settings.from_env().match_threshold
+    THRESHOLD = args.threshold
     logging.basicConfig(level=logging.WARNING)
     args.work_dir.mkdir(parents=True, exist_ok=True)
     results: dict = {"machine": {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
