@@ -46,6 +46,16 @@ def forget_alerts_of_the_day(alerts_dsn: str) -> None:
 
 
 @pytest.fixture(scope="module")
+def warehouse_dsn(stack_db):
+    """A warehouse of this test alone: the session's shared one holds models other tests
+    trained on other watchlists, and the DAG would (rightly) reuse the newest of them."""
+    from tests.conftest import migrated_database
+
+    with migrated_database(stack_db["WAREHOUSE_DSN"], "warehouse") as dsn:
+        yield dsn
+
+
+@pytest.fixture(scope="module")
 def run_env(stack_up, warehouse_dsn, tmp_path_factory) -> dict[str, str]:
     forget_alerts_of_the_day(stack_up["ALERTS_DB_DSN"])
     airflow_home = tmp_path_factory.mktemp("airflow")
@@ -93,6 +103,7 @@ def test_day_end_to_end_and_rerun(landing, run_env, warehouse_dsn):
     assert sum(first["quarantined_by_reason"].values()) == BAD_LINES
     assert first["candidate_pairs"] <= 50 * first["passengers"]
     assert first["alerts_sent"] == first["matches"] > 0
+    assert first["model_version"].startswith(DAY.replace("-", "")), "a fresh warehouse trains on the day itself"
 
     url, token = os.environ["ALERTS_URL"], os.environ["ALERTS_REVIEWER_TOKEN"]
     alerts = alert_pairs_from_service(url, token, day)

@@ -25,7 +25,7 @@ def _unit(col: str) -> str:
 
 def passengers_arrow(con: duckdb.DuckDBPyConnection, landing: Path, day: str):
     """The day's passengers (every airport file, .jsonl or .jsonl.gz) as an Arrow table in
-    the warehouse's passenger columns; lines without a 128-float embedding or a numeric
+    the warehouse's passenger columns; lines without 128 numbers in the embedding or a numeric
     height are skipped, a repeated scan_id keeps its first line."""
     full = _NORM.format("given_names || ' ' || surname")
     return con.sql(f"""
@@ -35,7 +35,7 @@ def passengers_arrow(con: duckdb.DuckDBPyConnection, landing: Path, day: str):
         FROM (SELECT *, try_cast(face_embedding AS DOUBLE[]) AS e
               FROM read_json('{landing}/passengers/{day}/*.jsonl*', format='newline_delimited',
                              union_by_name=true, ignore_errors=true))
-        WHERE len(e) = 128 AND height_cm::VARCHAR SIMILAR TO '[0-9.]+'
+        WHERE len(e) = 128 AND list_count(e) = 128 AND height_cm::VARCHAR SIMILAR TO '[0-9.]+'
         QUALIFY row_number() OVER (PARTITION BY scan_id) = 1""").to_arrow_table()
 
 
