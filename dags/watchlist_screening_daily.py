@@ -14,6 +14,7 @@ of days backfilled.
 | `normalise` | Spark: validate, clean, load passengers / watchlist / quarantine | too many bad lines: read `warehouse.quarantine` for the day, fix the feed, clear |
 | `ensure_model` | reuses the current model or trains one (`retrain`, or too old) | no data to train on: run a day with passengers first |
 | `score_day` | photo-neighbour candidates, Splink scores, matches into `warehouse.matches` | clear; the day's matches are replaced |
+| `write_reports` | the model report and the day's run report (waterfall per alert), where alerts link | clear; alerts do not wait for it |
 | `plan_alert_batches` / `send_alerts` | fans matches out in mapped batches (pool `alerting_service`) | service down: retried with backoff; clear failed batches, nothing is sent twice |
 | `summarise_day` | run summary: counts, quarantine reasons, wall time per task; HTML report | — |
 
@@ -47,10 +48,11 @@ ALERTING_POOL = "alerting_service"
 SCAN_DAY = "{{ params.date or ds }}"
 PREPARED = "ti.xcom_pull(task_ids='prepare_day')"
 
-# A run not done this long after it was queued alerts on-call. Off (0) by default: in
-# Airflow 3.3.2 a DAG with a deadline cannot be cleared (apache/airflow#70368) and
-# `dags test` cannot evaluate one; set WATCHLIST_DEADLINE_HOURS once the fix ships.
-DEADLINE_HOURS = float(os.environ.get("WATCHLIST_DEADLINE_HOURS", "0"))
+# On-call hears of a day not screened this many hours after it ended. The reference is
+# the logical date (= the day's start): "done by a time of day" is what on-call is promised,
+# and Airflow 3.3's Clear breaks on DAGRUN_QUEUED_AT deadlines (apache/airflow#70368) but
+# leaves logical-date ones alone. 0 turns the alert off.
+DEADLINE_HOURS = float(os.environ.get("WATCHLIST_DEADLINE_HOURS", "9"))
 
 
 def _on_failure(context):
@@ -84,8 +86,8 @@ def _on_success(context):
         "on_success_callback": _on_success,
     },
     deadline=DeadlineAlert(
-        reference=DeadlineReference.DAGRUN_QUEUED_AT,
-        interval=dt.timedelta(hours=DEADLINE_HOURS),
+        reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
+        interval=dt.timedelta(days=1, hours=DEADLINE_HOURS),
         callback=SyncCallback("watchlist_screening.oncall.notify_deadline_missed"),
     ) if DEADLINE_HOURS > 0 else None,
     params={
@@ -152,6 +154,12 @@ def watchlist_screening():
         return score(prepared, model_version)
 
     @task
+    def write_reports(prepared: dict, scored: dict) -> dict:
+        from watchlist_screening.day import write_reports as write
+
+        return write(prepared, scored)
+
+    @task
     def plan_alert_batches(prepared: dict, scored: dict) -> list[dict]:
         from watchlist_screening.day import plan_alert_batches as plan
 
@@ -165,17 +173,18 @@ def watchlist_screening():
 
     # runs when the fan-out was skipped (no matches, dry run), not when it failed
     @task(trigger_rule="none_failed")
-    def summarise_day(prepared: dict, sent: list[dict], run_id=None) -> dict:
+    def summarise_day(prepared: dict, sent: list[dict], reports: dict, run_id=None) -> dict:
         from watchlist_screening.day import summarise_day as summarise
 
-        return summarise(prepared, list(sent), run_id)
+        return summarise(prepared, list(sent), run_id, reports)
 
     model = ensure_model(prepared)
     scored = score_day(prepared, model)
     batches = plan_alert_batches(prepared, scored)
     sent = send_alerts.expand(batch=batches)
+    reports = write_reports(prepared, scored)
     prepared >> wait_for_landing_files >> normalise >> model
-    summarise_day(prepared, sent)
+    summarise_day(prepared, sent, reports)
 
 
 watchlist_screening()

@@ -71,11 +71,9 @@ export AIRFLOW__API__BASE_URL="$API_URL"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="$API_URL/execution/"
 export AIRFLOW__API_AUTH__JWT_SECRET="$(home_secret jwt_secret 64)"  # HS512: >= 64 bytes
 export AIRFLOW__API__SECRET_KEY="$(home_secret api_secret_key)"
-# Deadline alerts off unless asked for: Airflow 3.3.2 cannot clear a task or run of a DAG
-# with a DAGRUN_QUEUED_AT deadline (HTTP 500, "unsupported type for timedelta seconds
-# component: dict"; apache/airflow#70368, fix in PR #70370), and clearing is how a failed
-# day is re-run. WATCHLIST_DEADLINE_HOURS=6 turns them on (the DAG reads it when parsed).
-export WATCHLIST_DEADLINE_HOURS="${WATCHLIST_DEADLINE_HOURS:-0}"
+# On-call is told of a day not screened this many hours after it ended (0 = off; the DAG
+# reads it when parsed).
+export WATCHLIST_DEADLINE_HOURS="${WATCHLIST_DEADLINE_HOURS:-9}"
 # A SparkSubmitOperator without this connection silently uses --master yarn.
 [ -n "${AIRFLOW_CONN_SPARK_DEFAULT:-}" ] || export AIRFLOW_CONN_SPARK_DEFAULT='{"conn_type": "spark", "host": "local[*]"}'
 
@@ -193,9 +191,7 @@ banner() {
     log "login:       $AIRFLOW_USER, password in $PASSWORDS_FILE"
   fi
   log "DAG:         watchlist_screening (unpause it in the UI to schedule days; Trigger with config for one day)"
-  if [ "$WATCHLIST_DEADLINE_HOURS" = 0 ]; then
-    log "note:        run deadline alerts are off (Airflow 3.3.2 bug #70368 breaks Clear with them); WATCHLIST_DEADLINE_HOURS=6 to enable"
-  fi
+  log "deadline:    on-call is told of a day not screened ${WATCHLIST_DEADLINE_HOURS} h after it ended (WATCHLIST_DEADLINE_HOURS; 0 = off)"
   log "CLI:         source $ENV_FILE  (or scripts/airflow.sh cli ...); logs: $SVC_LOG_DIR; stop: scripts/airflow.sh stop"
 }
 

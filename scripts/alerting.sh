@@ -109,6 +109,9 @@ load_env() {
   # The label-reader token (training labels, GET /v1/reviews) is optional for the service;
   # locally stack.sh always writes one.
   export ALERTS_LABEL_TOKEN="${ALERTS_LABEL_TOKEN:-}"
+  # Reviewers open the pipeline's reports through the review page (alerts link there).
+  export ALERTS_REPORT_DIR="${ALERTS_REPORT_DIR:-$LOCAL_DIR/reports}"
+  mkdir -p "$ALERTS_REPORT_DIR"
 }
 
 start() {

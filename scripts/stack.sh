@@ -14,6 +14,7 @@ _stack_default() { [ -n "\${!1:-}" ] || export "\$1=\$2"; }
 _stack_default WAREHOUSE_DSN 'postgresql://pipeline:${pipeline_pw}@127.0.0.1:${PG_PORT}/warehouse'
 _stack_default ALERTS_DB_DSN 'postgresql://alerting:${alerting_pw}@127.0.0.1:${PG_PORT}/alerts'
 _stack_default ALERTS_URL 'http://127.0.0.1:${ALERTS_LB_PORT}'
+_stack_default WATCHLIST_REPORT_BASE_URL 'http://127.0.0.1:${ALERTS_LB_PORT}/review/reports'
 _stack_default ALERTS_PIPELINE_TOKEN '$(secret pipeline_token)'
 _stack_default ALERTS_REVIEWER_TOKEN '$(secret reviewer_token)'
 _stack_default ALERTS_LABEL_TOKEN '$(secret label_token)'

@@ -74,6 +74,10 @@ class AirflowAPI:
     def run(self, run_id: str, dag_id: str = DAG_ID) -> dict:
         return self.get(f"dags/{dag_id}/dagRuns/{run_id}")
 
+    def set_run_state(self, run_id: str, state: str, dag_id: str = DAG_ID) -> dict:
+        """Mark a run success/failed/queued, as the UI's run menu does."""
+        return self.patch(f"dags/{dag_id}/dagRuns/{run_id}", {"state": state})
+
     def runs(self, dag_id: str = DAG_ID, **params) -> list[dict]:
         return self.get(f"dags/{dag_id}/dagRuns", limit=100, **params)["dag_runs"]
 

@@ -26,6 +26,8 @@ class Settings:
     pipeline_token: str
     model_dir: Path
     report_dir: Path
+    # Where reviewers open report_dir's pages (the review page serves them); None: file:// links
+    report_base_url: str | None
     match_threshold: float
     alert_batch_size: int
     max_quarantine_share: float
@@ -42,6 +44,7 @@ class Settings:
             pipeline_token=_env("ALERTS_PIPELINE_TOKEN", ""),
             model_dir=Path(_env("WATCHLIST_MODEL_DIR", str(LOCAL_DIR / "models"))),
             report_dir=Path(_env("WATCHLIST_REPORT_DIR", str(LOCAL_DIR / "reports"))),
+            report_base_url=_env("WATCHLIST_REPORT_BASE_URL", "") or None,
             match_threshold=float(_env("WATCHLIST_MATCH_THRESHOLD", "0.3")),
             alert_batch_size=int(_env("WATCHLIST_ALERT_BATCH_SIZE", "200")),
             max_quarantine_share=float(_env("WATCHLIST_MAX_QUARANTINE_SHARE", "0.2")),

@@ -85,13 +85,43 @@ def score_day(prepared: dict, model_version: str) -> dict:
             "model_version": result.model_version, "watchlist_version": result.watchlist_version}
 
 
+def run_report_url(scan_day: str) -> str:
+    """Where the day's run report is (or will be) opened; alerts link to their section."""
+    from watchlist_screening.linkage.reports import report_url, run_report_path
+
+    settings = Settings.from_env()
+    return report_url(run_report_path(settings.report_dir, scan_day), settings.report_base_url)
+
+
+def write_reports(prepared: dict, scored: dict) -> dict:
+    """The model's report and the day's run report (a waterfall chart per alert), where the
+    alerts' links lead. Runs beside the fan-out: alerts never wait for a report."""
+    from watchlist_screening.linkage.reports import (
+        model_report_path,
+        report_url,
+        write_model_report_from_registry,
+        write_run_report_for_day,
+    )
+
+    settings = Settings.from_env()
+    dsn, day = warehouse_dsn(), dt.date.fromisoformat(prepared["scan_day"])
+    model = write_model_report_from_registry(dsn, settings.report_dir, scored["model_version"])
+    run = write_run_report_for_day(dsn, settings.report_dir, day, base_url=settings.report_base_url)
+    urls = {"model_report": report_url(model_report_path(settings.report_dir, scored["model_version"]),
+                                       settings.report_base_url),
+            "run_report": run_report_url(prepared["scan_day"])}
+    log.info("model report %s (%s); run report %s (%s)", model, urls["model_report"], run, urls["run_report"])
+    return urls
+
+
 def plan_alert_batches(prepared: dict, scored: dict) -> list[dict]:
     if prepared["dry_run"]:
         log.info("dry run: %d matches scored, no alerts sent", scored["matches"])
         return []
     total = scored["matches"]
     size = max(Settings.from_env().alert_batch_size, math.ceil(total / MAX_ALERT_BATCHES))
-    return [{"scan_day": prepared["scan_day"], "index": i, "offset": off, "limit": size}
+    report = run_report_url(prepared["scan_day"])
+    return [{"scan_day": prepared["scan_day"], "index": i, "offset": off, "limit": size, "run_report_url": report}
             for i, off in enumerate(range(0, total, size))]
 
 
@@ -106,7 +136,7 @@ def send_alert_batch(batch: dict) -> dict:
         raise _fail(f"alerting service rejected batch {batch['index']} of {batch['scan_day']}: {exc}") from exc
 
 
-def summarise_day(prepared: dict, sent: list[dict], run_id: str) -> dict:
+def summarise_day(prepared: dict, sent: list[dict], run_id: str, reports: dict | None = None) -> dict:
     from watchlist_screening import summary_report
     from watchlist_screening.run_summary import record_alerts_sent
     from watchlist_screening.steps import read_steps
@@ -122,4 +152,6 @@ def summarise_day(prepared: dict, sent: list[dict], run_id: str) -> dict:
     for step in steps:
         log.info("wall time %-20s %8.1f s (%d instance(s))", step["task_id"], step["seconds"], step["tasks"])
     log.info("run summary report: %s", report)
-    return {**summary, "report": str(report)}
+    for name, url in (reports or {}).items():
+        log.info("%s: %s", name.replace("_", " "), url)
+    return {**summary, "report": str(report), **{f"{k}_url": v for k, v in (reports or {}).items()}}

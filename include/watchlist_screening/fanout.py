@@ -13,6 +13,7 @@ from psycopg.rows import dict_row
 
 from watchlist_screening.alerts.client import AlertClient
 from watchlist_screening.alerts.payload import PASSENGER_FIELDS, SUBJECT_FIELDS, batch_idempotency_key, build_alert
+from watchlist_screening.linkage.reports import alert_report_url
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +30,19 @@ ORDER BY m.scan_id, m.subject_id
 OFFSET %s LIMIT %s"""
 
 
-def batch_alerts(dsn: str, day: dt.date, offset: int, limit: int) -> list[dict]:
+def batch_alerts(dsn: str, day: dt.date, offset: int, limit: int, run_report_url: str | None = None) -> list[dict]:
+    """The alerts of one slice of the day's matches; each links to its own section of the
+    day's run report when `run_report_url` is given."""
     with psycopg.connect(dsn, row_factory=dict_row) as conn:
         rows = conn.execute(_BATCH_SQL, (day, offset, limit)).fetchall()
-    return [build_alert(row) for row in rows]
+    return [build_alert(row, run_report_url=alert_report_url(run_report_url, row["scan_id"], row["subject_id"])
+                        if run_report_url else None) for row in rows]
 
 
 def send_batch(dsn: str, base_url: str, token: str, batch: dict) -> dict:
     """Deliver `batch` ({scan_day, index, offset, limit}); return counts for the summary."""
     day = dt.date.fromisoformat(batch["scan_day"])
-    alerts = batch_alerts(dsn, day, batch["offset"], batch["limit"])
+    alerts = batch_alerts(dsn, day, batch["offset"], batch["limit"], batch.get("run_report_url"))
     if not alerts:
         return {"index": batch["index"], "accepted": 0, "created": 0, "duplicates": 0}
     key = batch_idempotency_key(day, batch["index"], alerts)

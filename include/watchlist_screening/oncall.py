@@ -49,11 +49,43 @@ def post_to_webhook(report: dict, url: str | None = None, timeout: float = 10.0)
         log.error("could not reach the on-call webhook: %s", exc)
 
 
+def deadline_report(context: dict | None, **kwargs) -> dict:
+    """What a missed-deadline callback tells on-call. Airflow hands deadline callbacks the
+    run as a plain dict (the REST API's DAGRunResponse), not the DagRun object."""
+    dag_run = (context or {}).get("dag_run") or {}
+    deadline = (context or {}).get("deadline") or {}
+    return {
+        "alert": "deadline_missed",
+        "dag_id": dag_run.get("dag_id", kwargs.get("dag_id")),
+        "run_id": dag_run.get("dag_run_id"),
+        "run_type": dag_run.get("run_type"),
+        "state": dag_run.get("state"),
+        "scan_day": ((dag_run.get("conf") or {}).get("date") or str(dag_run.get("logical_date") or "")[:10]) or None,
+        "queued_at": dag_run.get("queued_at"),
+        "deadline_time": str(deadline.get("deadline_time")) if deadline.get("deadline_time") else None,
+    }
+
+
+def _was_late_when_queued(report: dict) -> bool:
+    """A backfill or a re-run of an old day is queued after its deadline: nothing is late
+    that on-call could act on, so such a run is logged, not paged."""
+    import datetime as dt
+
+    try:
+        queued = dt.datetime.fromisoformat(str(report["queued_at"]))
+        deadline = dt.datetime.fromisoformat(str(report["deadline_time"]))
+    except (KeyError, TypeError, ValueError):
+        return False
+    return queued >= deadline
+
+
 def notify_deadline_missed(context=None, **kwargs) -> None:
-    """Deadline callback: the day's run was not done in time."""
-    dag_run = (context or {}).get("dag_run")
-    report = {"alert": "deadline_missed", "dag_id": getattr(dag_run, "dag_id", kwargs.get("dag_id")),
-              "run_id": getattr(dag_run, "run_id", None), **{k: str(v) for k, v in kwargs.items()}}
+    """Deadline callback: the day was not screened by its deadline."""
+    report = deadline_report(context, **kwargs)
+    if _was_late_when_queued(report):
+        log.warning("deadline passed before run %s was queued (backfill or late re-run): not paging; %s",
+                    report["run_id"], json.dumps(report, default=str))
+        return
     log.error("ON-CALL: deadline missed: %s", json.dumps(report, default=str))
     post_to_webhook(report)
 

@@ -46,6 +46,9 @@ class Settings:
     # Peers whose X-Forwarded-For/-Proto are believed (the balancer): they tell the client
     # address rate limits key on and whether the review cookie must be Secure.
     trusted_proxies: str = "127.0.0.1"
+    # The pipeline's HTML reports (model and run reports), shared with it read-only; the
+    # review page serves them to logged-in reviewers. Unset: no reports are served.
+    report_dir: str | None = None
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -73,6 +76,7 @@ class Settings:
             rate_limit_per_second=_number("ALERTS_RATE_LIMIT_PER_SECOND", cls.rate_limit_per_second),
             rate_limit_burst=_number("ALERTS_RATE_LIMIT_BURST", cls.rate_limit_burst),
             trusted_proxies=os.environ.get("ALERTS_TRUSTED_PROXIES", cls.trusted_proxies),
+            report_dir=os.environ.get("ALERTS_REPORT_DIR") or None,
         )
 
     def __repr__(self) -> str:

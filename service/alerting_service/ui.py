@@ -7,13 +7,14 @@ that changes something carries a CSRF token and must come from this origin.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Form, Query, Request
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
@@ -38,6 +39,17 @@ _SECURITY_HEADERS = {
     # The page shows personal data: no copy in any cache.
     "Cache-Control": "no-store",
 }
+# The pipeline's reports are its own pages with inline charts (Vega needs eval); they may
+# fetch nothing and be framed by no one.
+_REPORT_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
+    "style-src 'unsafe-inline'; img-src data: blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+# Report files are named by the pipeline: run-<day>.html, <model version>.html.
+_REPORT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,200}\.html")
 DECISION_LABELS: dict[str, str] = {"confirmed": "Confirm match", "false_positive": "False positive",
                                    "needs_info": "Needs info"}
 
@@ -172,3 +184,16 @@ def _view(row: dict[str, Any]) -> dict[str, Any]:
         # Only web links become links; anything else (file:, javascript:) is shown as text.
         "report_link": url if url and urlsplit(url).scheme in ("http", "https") else None,
     }
+
+
+@router.get("/reports/{name}")
+async def report(request: Request, name: str) -> Response:
+    """A model or run report the pipeline wrote (alerts link here), for logged-in reviewers:
+    the reports hold the same personal data as the alerts."""
+    if _session(request) is None:
+        return _to_login()
+    folder = request.app.state.settings.report_dir
+    path = Path(folder, name) if folder and _REPORT_NAME.fullmatch(name) else None
+    if path is None or not path.is_file():
+        return _page(request, "error.html", 404, message="There is no such report (yet): the day's run writes it.")
+    return FileResponse(path, media_type="text/html; charset=utf-8", headers=_REPORT_HEADERS)

@@ -35,6 +35,7 @@ ONCALL_DAY = "2026-02-20"         # fails for good (logical date = the day): on-
 BACKFILL_DAYS = ["2026-02-10", "2026-02-11", "2026-02-12"]
 LANDED_DAYS = [TRIGGER_DAY, CLEAR_DAY, *BACKFILL_DAYS]
 SIGHTINGS, BAD_LINES = 10, 4
+DEADLINE_SECONDS = 90
 USER = "admin"
 
 
@@ -174,6 +175,10 @@ def airflow_ui(stack_up, warehouse_dsn, metadata_db, landing, tmp_path_factory) 
         "WATCHLIST_REPORT_DIR": str(home / "reports"),
         "WATCHLIST_LANDING_DIR": str(home / "no-landing-dir"),
         "WATCHLIST_ONCALL_WEBHOOK": oncall.start(),
+        # A day is due DEADLINE_SECONDS after it ends: short, so that a test can watch a
+        # deadline pass; every other test's run is queued after its day's deadline (old
+        # days) or long before it (logical date now).
+        "WATCHLIST_DEADLINE_HOURS": str(DEADLINE_SECONDS / 3600),
     }
     env.pop("AIRFLOW_CONFIG", None)
     started = subprocess.run([str(AIRFLOW_SH), "start"], env=env, capture_output=True, text=True, timeout=600)

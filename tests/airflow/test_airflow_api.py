@@ -15,12 +15,13 @@ from psycopg.conninfo import conninfo_to_dict
 
 from watchlist_screening.evaluate import alert_pairs_from_service, evaluate, load_truth
 
-from .conftest import BACKFILL_DAYS, BAD_LINES, CLEAR_DAY, ONCALL_DAY, SIGHTINGS, TRIGGER_DAY, AirflowInstance
+from .conftest import (BACKFILL_DAYS, BAD_LINES, CLEAR_DAY, DEADLINE_SECONDS, ONCALL_DAY, SIGHTINGS, TRIGGER_DAY,
+                       AirflowInstance)
 
 pytestmark = [pytest.mark.integration]
 
-TASKS = {"prepare_day", "wait_for_landing_files", "normalise", "ensure_model", "score_day", "plan_alert_batches",
-         "send_alerts", "summarise_day"}
+TASKS = {"prepare_day", "wait_for_landing_files", "normalise", "ensure_model", "score_day", "write_reports",
+         "plan_alert_batches", "send_alerts", "summarise_day"}
 RUN_TIMEOUT = 900  # seconds; typically 1-2 min per run, but the machine is shared
 
 
@@ -147,3 +148,27 @@ def test_on_call_gets_the_failure_on_its_webhook(airflow_ui, tmp_path):
     # nothing secret went out
     secrets = [airflow_ui.password, airflow_ui.reviewer_token, conninfo_to_dict(airflow_ui.warehouse_dsn)["password"]]
     assert not any(s in str(report) for s in secrets)
+
+
+def test_on_call_hears_of_a_day_not_screened_by_its_deadline(airflow_ui):
+    """A day whose files never come: its run waits in the landing sensor, the deadline
+    (logical date + 1 day + WATCHLIST_DEADLINE_HOURS) passes, and on-call is told — while
+    the old days other tests ran, queued long after their deadlines, paged no one."""
+    api = airflow_ui.api()
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    logical = now - dt.timedelta(days=1) + dt.timedelta(seconds=20)  # due DEADLINE_SECONDS + 20 s from now
+    day = logical.date().isoformat()
+    run_id = api.trigger({"date": day, "landing_dir": str(airflow_ui.landing), "landing_wait_minutes": 600},
+                         logical_date=logical)["dag_run_id"]
+    try:
+        deadline_by = time.monotonic() + DEADLINE_SECONDS + 20 + 240
+        while time.monotonic() < deadline_by and not airflow_ui.oncall.for_run(run_id):
+            time.sleep(5)
+        reports = airflow_ui.oncall.for_run(run_id)
+        assert [r["alert"] for r in reports] == ["deadline_missed"], airflow_ui.oncall.reports
+        assert reports[0]["scan_day"] == day and reports[0]["dag_id"] == "watchlist_screening"
+        assert api.run(run_id)["state"] == "running"  # late, not failed: still waiting for files
+        assert api.task_states(run_id)["wait_for_landing_files"] in {"up_for_reschedule", "running", "queued", "scheduled"}
+    finally:
+        api.set_run_state(run_id, "failed")
+    assert not [r for r in airflow_ui.oncall.reports if r.get("alert") == "deadline_missed" and r["run_id"] != run_id]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+import requests
 
 from watchlist_screening.evaluate import alert_pairs_from_service, evaluate, load_truth
 
@@ -89,6 +90,26 @@ def total_lines(landing: Path) -> int:
     return sum(len(path.read_bytes().splitlines()) for path in (landing / "passengers" / DAY).glob("*.jsonl"))
 
 
+def assert_reports_open_from_the_alerts(url: str, token: str, day: dt.date, model_version: str) -> None:
+    """Every alert links to its own section of the day's run report, which a logged-in
+    reviewer opens through the review page, and which links to the model's report."""
+    listed = requests.get(f"{url}/v1/alerts", params={"date": day.isoformat(), "limit": 500},
+                          headers={"Authorization": f"Bearer {token}"}, timeout=30).json()
+    assert listed
+    reviewer = requests.Session()
+    assert requests.get(f"{url}/review/reports/run-{DAY}.html", allow_redirects=False, timeout=30).status_code == 303
+    reviewer.post(f"{url}/review/login", data={"reviewer": "e2e", "token": token}, timeout=30).raise_for_status()
+    page = reviewer.get(f"{url}/review/reports/run-{DAY}.html", timeout=60)
+    assert page.status_code == 200, page.text[:500]
+    for alert in listed:
+        link = alert["run_report_url"]
+        assert link.startswith(f"{url}/review/reports/run-{DAY}.html#alert-"), link
+        assert f'id="{link.split("#", 1)[1]}"' in page.text
+    model_page = reviewer.get(f"{url}/review/reports/{model_version}.html", timeout=60)
+    assert model_page.status_code == 200 and model_version in model_page.text
+    assert f"/review/reports/{model_version}.html" in page.text
+
+
 def test_day_end_to_end_and_rerun(landing, run_env, warehouse_dsn):
     day = dt.date.fromisoformat(DAY)
     truth = load_truth(landing, day)
@@ -110,6 +131,8 @@ def test_day_end_to_end_and_rerun(landing, run_env, warehouse_dsn):
     result = evaluate(truth, alerts, day)
     assert result.recall == 1.0, f"missed sightings: {result.missed_scan_ids}"
     assert result.precision >= 0.9, f"false alerts: {result.false_alerts}"
+
+    assert_reports_open_from_the_alerts(url, token, day, first["model_version"])
 
     rows_before = day_rows(warehouse_dsn)
     second = run_day(landing, run_env)

@@ -565,3 +565,31 @@ def test_openapi_is_published_with_bearer_auth_and_error_answers(replicas):
     assert post_op["security"] == [{"HTTPBearer": []}]
     assert {"get", "patch"} <= spec["paths"]["/v1/alerts/{alert_id}"].keys()
     assert requests.get(f"{replicas[0].url}/docs", timeout=5).status_code == 200
+
+
+def test_reports_open_for_logged_in_reviewers_only(alerts_db_dsn, tmp_path):
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "run-2031-05-01.html").write_text("<h1>Screening run 2031-05-01</h1>")
+    (tmp_path / "secret.html").write_text("not a report")
+    replica = Replica(alerts_db_dsn, tmp_path / "reports.log", ALERTS_REPORT_DIR=str(reports))
+    try:
+        page = f"{replica.url}/review/reports/run-2031-05-01.html"
+        anonymous = requests.get(page, allow_redirects=False, timeout=30)
+        assert anonymous.status_code == 303 and anonymous.headers["Location"] == "/review/login"
+        # a bearer token is not a browser session: reports follow the review page's rules
+        assert "Screening run" not in get(replica.url, "/review/reports/run-2031-05-01.html").text
+
+        reviewer = requests.Session()
+        reviewer.post(f"{replica.url}/review/login", data={"reviewer": "Ann", "token": REVIEWER_TOKEN},
+                      timeout=30).raise_for_status()
+        opened = reviewer.get(page, timeout=30)
+        assert opened.status_code == 200 and "Screening run 2031-05-01" in opened.text
+        assert opened.headers["Content-Type"].startswith("text/html")
+        assert "frame-ancestors 'none'" in opened.headers["Content-Security-Policy"]
+        assert opened.headers["Cache-Control"] == "no-store"
+        for name in ("run-2031-05-02.html", "..%2Fsecret.html", ".hidden.html", "run-2031-05-01.txt"):
+            refused = reviewer.get(f"{replica.url}/review/reports/{name}", timeout=30)
+            assert refused.status_code == 404 and "not a report" not in refused.text, name
+    finally:
+        replica.stop()

@@ -24,11 +24,13 @@ def dag():
 
 def test_tasks_and_dependencies(dag):
     expected = {
-        "prepare_day": {"wait_for_landing_files", "ensure_model", "score_day", "plan_alert_batches", "summarise_day"},
+        "prepare_day": {"wait_for_landing_files", "ensure_model", "score_day", "plan_alert_batches", "write_reports",
+                        "summarise_day"},
         "wait_for_landing_files": {"normalise"},
         "normalise": {"ensure_model"},
         "ensure_model": {"score_day"},
-        "score_day": {"plan_alert_batches"},
+        "score_day": {"plan_alert_batches", "write_reports"},
+        "write_reports": {"summarise_day"},
         "plan_alert_batches": {"send_alerts"},
         "send_alerts": {"summarise_day"},
         "summarise_day": set(),
@@ -50,16 +52,27 @@ def test_schedule_retries_and_failure_callback(dag):
 
 
 
-def test_deadline_alert_is_wired_when_configured():
+def _parsed_deadline(hours: str | None):
+    """The DAG's deadline as parsed with WATCHLIST_DEADLINE_HOURS set to `hours` (None = unset)."""
     probe = (
-        "import importlib.util\n"
-        f"spec = importlib.util.spec_from_file_location('d', {str(DAG_FILE)!r})\n"
-        "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)\n"
+        "import json\n"
         "from airflow.dag_processing.dagbag import DagBag\n"
         f"dag = DagBag(dag_folder={str(REPO_ROOT / 'dags')!r}).dags['watchlist_screening']\n"
-        "assert dag.deadline, dag.deadline\n"
+        "alerts = dag.deadline if isinstance(dag.deadline, list) else [dag.deadline] if dag.deadline else []\n"
+        "print(json.dumps([[type(a.reference).__name__, a.interval.total_seconds()] for a in alerts]))\n"
     )
-    subprocess.run([sys.executable, "-c", probe], check=True, env={**os.environ, "WATCHLIST_DEADLINE_HOURS": "6"})
+    env = {k: v for k, v in os.environ.items() if k != "WATCHLIST_DEADLINE_HOURS"}
+    if hours is not None:
+        env["WATCHLIST_DEADLINE_HOURS"] = hours
+    out = subprocess.run([sys.executable, "-c", probe], check=True, env=env, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_deadline_alert_is_on_by_default_and_hangs_on_the_logical_date():
+    # logical date, not queue time: Airflow 3.3's Clear fails on queue-time deadlines (#70368)
+    assert _parsed_deadline(None) == [["DagRunLogicalDateDeadline", (24 + 9) * 3600]]
+    assert _parsed_deadline("2") == [["DagRunLogicalDateDeadline", (24 + 2) * 3600]]
+    assert _parsed_deadline("0") == []
 
 
 def test_only_transient_errors_are_retried(dag):

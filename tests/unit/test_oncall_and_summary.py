@@ -1,6 +1,7 @@
 """On-call messages never carry secrets; the run-summary page shows every stage."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -48,6 +49,31 @@ def test_failure_report_reaches_the_webhook(monkeypatch):
     report = _Receiver.received[-1]
     assert report["task_id"] == "score_day" and report["scan_day"] == "2026-11-23" and report["try_number"] == 2
     assert report["log_url"] == "http://ui/log" and "pw@" not in report["error"]
+
+
+def _deadline_context(queued_at: str) -> dict:
+    # the shape Airflow 3.3's scheduler hands deadline callbacks (Deadline.handle_miss)
+    return {"dag_run": {"dag_id": "watchlist_screening", "dag_run_id": "scheduled__2026-11-23T00:00:00+00:00",
+                        "run_type": "scheduled", "state": "running", "conf": {},
+                        "logical_date": "2026-11-23T00:00:00Z", "queued_at": queued_at},
+            "deadline": {"id": "d1", "deadline_time": dt.datetime(2026, 11, 24, 9, tzinfo=dt.timezone.utc)}}
+
+
+def test_missed_deadline_pages_on_call_with_the_day(monkeypatch):
+    posted = []
+    monkeypatch.setattr(oncall, "post_to_webhook", lambda report, *a, **k: posted.append(report))
+    oncall.notify_deadline_missed(context=_deadline_context("2026-11-24T00:00:05Z"))
+    assert posted == [{"alert": "deadline_missed", "dag_id": "watchlist_screening",
+                       "run_id": "scheduled__2026-11-23T00:00:00+00:00", "run_type": "scheduled", "state": "running",
+                       "scan_day": "2026-11-23", "queued_at": "2026-11-24T00:00:05Z",
+                       "deadline_time": "2026-11-24 09:00:00+00:00"}]
+
+
+def test_a_run_queued_after_its_deadline_is_logged_not_paged(monkeypatch, caplog):
+    posted = []
+    monkeypatch.setattr(oncall, "post_to_webhook", lambda report, *a, **k: posted.append(report))
+    oncall.notify_deadline_missed(context=_deadline_context("2026-12-01T10:00:00Z"))  # a backfill a week later
+    assert posted == [] and "not paging" in caplog.text
 
 
 def test_summary_page_lists_stages_reasons_and_wall_times(tmp_path):
