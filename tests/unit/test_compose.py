@@ -80,3 +80,165 @@ def test_every_secret_comes_from_the_env_file(compose):
     referenced = set(re.findall(r"\$\{([A-Z_]+)[:?}-]", text))
     assert referenced <= set(_env_example()), referenced - set(_env_example())
     assert "change-me" not in text
+
+
+# ----------------------------------------------------------------------------- drift
+# Every image, port, env var and volume compose names is held against the local path.
+
+CODE_DIRS = ("include", "service", "dags", "spark")
+# Names compose sets that the local path has no use for, and why.
+COMPOSE_ONLY_ENV = {
+    "AIRFLOW_ADMIN_PASSWORD": "airflow-init writes it into the passwords file; scripts/airflow.sh generates one",
+}
+# Names the pipeline reads that compose leaves to their defaults or provides otherwise, and why.
+PIPELINE_ENV_NOT_IN_COMPOSE = {
+    "WAREHOUSE_DSN": "tasks use the warehouse_postgres connection (AIRFLOW_CONN_WAREHOUSE_POSTGRES)",
+    "ALERTS_URL": "tasks use the alerting_service connection",
+    "ALERTS_PIPELINE_TOKEN": "tasks use the alerting_service connection's password",
+    "WATCHLIST_LOCAL_DIR": "the local path's .local/ layout",
+    "WATCHLIST_ALERT_BATCH_SIZE": "tuning: the default applies",
+    "WATCHLIST_MAX_QUARANTINE_SHARE": "tuning: the default applies",
+    "WATCHLIST_MODEL_MAX_AGE_DAYS": "tuning: the default applies",
+    "WATCHLIST_GROUPING_METHOD": "tuning: the default applies",
+    "WATCHLIST_GROUPING_SCOPE": "tuning: the default applies",
+}
+# Local Airflow settings compose leaves to the image's defaults, and why.
+LOCAL_ONLY_AIRFLOW = {
+    "AIRFLOW__CORE__PARALLELISM": "sized for the 2-core local machine",
+    "AIRFLOW__CORE__UNIT_TEST_MODE": "False, the default, pinned locally against a stray airflow.cfg",
+    "AIRFLOW__API__HOST": "the container listens on all interfaces by default",
+    "AIRFLOW__API__PORT": "8080, the default (published as 8080)",
+    "AIRFLOW__API__BASE_URL": "the browser reaches the container through the published port",
+    "AIRFLOW__API__SECRET_KEY": "one api-server in compose: Airflow's generated key serves",
+    "AIRFLOW__LOGGING__BASE_LOG_FOLDER": "the image's /opt/airflow/logs, on the airflow-logs volume",
+}
+
+
+def _script(name: str) -> str:
+    return (REPO_ROOT / "scripts" / name).read_text()
+
+
+def _code_env_names() -> set[str]:
+    """Every WATCHLIST_* / ALERTS_* / WAREHOUSE_* name the project's code reads."""
+    names = set()
+    for folder in CODE_DIRS:
+        for path in (REPO_ROOT / folder).rglob("*.py"):
+            names |= set(re.findall(r"[\"']((?:WATCHLIST|ALERTS|WAREHOUSE)_[A-Z0-9_]+)[\"']", path.read_text()))
+    return names
+
+
+def _local_airflow_settings() -> set[str]:
+    text = _script("env.sh") + _script("airflow.sh")
+    return set(re.findall(r"export (AIRFLOW__[A-Z0-9_]+)=", text))
+
+
+def _environment(service: dict) -> dict[str, str]:
+    env = service.get("environment") or {}
+    return dict(env) if isinstance(env, dict) else dict(item.split("=", 1) for item in env)
+
+
+def _airflow_services(compose: dict) -> dict[str, dict]:
+    return {n: s for n, s in compose["services"].items() if n.startswith("airflow-")}
+
+
+def test_every_compose_env_var_is_one_the_local_path_knows(compose):
+    code, local_airflow = _code_env_names(), _local_airflow_settings()
+    stack = _script("stack.sh")
+    unknown = []
+    for name, service in compose["services"].items():
+        for var in _environment(service):
+            if name == "postgres":
+                known = var in {"POSTGRES_USER", "POSTGRES_PASSWORD"} or \
+                    f"${{{var}}}" in (REPO_ROOT / "deploy" / "postgres" / "init-databases.sh").read_text()
+            elif name == "alerting-lb":
+                known = f"${{{var}}}" in _script("alerting.sh")  # the names envsubst renders locally
+            elif var.startswith("AIRFLOW__"):
+                known = var in local_airflow
+            elif var.startswith("AIRFLOW_CONN_"):
+                known = f"_stack_default {var} " in stack
+            else:
+                known = var in code or var in COMPOSE_ONLY_ENV
+            if not known:
+                unknown.append(f"{name}: {var}")
+    assert not unknown, unknown
+
+
+def test_every_setting_the_local_path_makes_is_in_compose(compose):
+    common = compose["x-airflow-common"]["environment"]
+    missing_airflow = _local_airflow_settings() - set(common) - set(LOCAL_ONLY_AIRFLOW)
+    assert not missing_airflow, missing_airflow
+    pipeline = {v for v in _code_env_names() if not v.startswith("ALERTS_")} | {"ALERTS_URL", "ALERTS_PIPELINE_TOKEN"}
+    missing_pipeline = pipeline - set(common) - set(PIPELINE_ENV_NOT_IN_COMPOSE)
+    assert not missing_pipeline, missing_pipeline
+    # the service: whatever the local replicas are given, the containers are given too
+    alerting = set(_environment(compose["services"]["alerting"]))
+    local_service = set(re.findall(r"export (ALERTS_[A-Z_]+)=", _script("alerting.sh"))) | {
+        v for v in re.findall(r"_stack_default (ALERTS_[A-Z_]+) ", _script("stack.sh"))
+        if v not in ("ALERTS_URL", "ALERTS_PIPELINE_TOKEN")} | {"ALERTS_PIPELINE_TOKEN"}
+    for var in local_service:
+        assert var in alerting or f"{var}S" in alerting, var
+    assert not set(PIPELINE_ENV_NOT_IN_COMPOSE) & set(common), "an exception that is no longer one"
+
+
+def _mounts(service: dict) -> list[tuple[str, str]]:
+    return [(v.split(":")[0], v.split(":")[1]) for v in service.get("volumes", [])]
+
+
+def test_every_volume_exists_and_every_configured_dir_is_mounted(compose):
+    declared = set(compose["volumes"])
+    used = set()
+    for name, service in compose["services"].items():
+        for source, target in _mounts(service):
+            if source.startswith("./"):
+                assert (REPO_ROOT / source).exists(), f"{name}: {source}"
+            else:
+                assert source in declared, f"{name}: volume {source} is not declared"
+                used.add(source)
+        env = _environment(service)
+        targets = [t for _, t in _mounts(service)]
+        for var, value in env.items():
+            # the project's data and code folders (nginx's scratch dir in /tmp is not one)
+            if var.startswith(("WATCHLIST_", "ALERTS_", "AIRFLOW__")) and var.endswith(("_DIR", "_FOLDER")):
+                assert any(str(value) == t or str(value).startswith(t + "/") for t in targets), \
+                    f"{name}: {var}={value} is not on a volume"
+    assert used == declared, declared - used
+    # the review page serves exactly the folder the pipeline writes reports into
+    volume_of = lambda service, path: next(s for s, t in _mounts(service) if path.startswith(t))  # noqa: E731
+    airflow = compose["services"]["airflow-scheduler"]
+    alerting = compose["services"]["alerting"]
+    assert volume_of(airflow, _environment(airflow)["WATCHLIST_REPORT_DIR"]) == \
+        volume_of(alerting, _environment(alerting)["ALERTS_REPORT_DIR"])
+    # the package the DAG imports is on the image's path where compose mounts it
+    include_target = next(t for s, t in _mounts(airflow) if s == "./include")
+    assert f"PYTHONPATH={include_target}" in (REPO_ROOT / "Dockerfile").read_text()
+
+
+def test_images_are_pinned_and_run_the_local_python(compose):
+    import sys
+
+    python = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for name, service in compose["services"].items():
+        if "build" in service:
+            build = service["build"]
+            dockerfile = REPO_ROOT / build["context"] / build.get("dockerfile", "Dockerfile")
+            text = dockerfile.read_text()
+            assert re.search(rf"^FROM \S*{python.replace('python', 'python:?')}", text, re.M), f"{name}: {dockerfile}"
+        else:
+            image = service["image"]
+            assert ":" in image and not image.endswith(":latest") and re.search(r":\d", image), f"{name}: {image}"
+
+
+def test_published_ports_are_the_local_ones(compose):
+    services = compose["services"]
+    airflow_port = re.search(r'API_PORT="\$\{AIRFLOW_API_PORT:-(\d+)\}"', _script("airflow.sh")).group(1)
+    assert services["airflow-apiserver"]["ports"] == [f"{airflow_port}:8080"]
+    lb_port = re.search(r'ALERTS_LB_PORT="\$\{ALERTS_LB_PORT:-(\d+)\}"', _script("lib.sh")).group(1)
+    assert services["alerting-lb"]["ports"] == [f"{lb_port}:{lb_port}"]
+    assert _environment(services["alerting-lb"])["LISTEN"] == lb_port
+    assert services["spark-master"]["ports"] == ["8081:8081"]  # Spark's UI; locally Spark runs in-process
+    # the balancer sends to the port the service's image listens on
+    service_port = re.search(r"^EXPOSE (\d+)", (REPO_ROOT / "service" / "Dockerfile").read_text(), re.M).group(1)
+    assert services["alerting"]["expose"] == [service_port]
+    assert f"alerting:{service_port}" in _environment(services["alerting-lb"])["UPSTREAM_SERVERS"]
+    # the report links compose gives alerts lead to the published balancer
+    assert f"localhost:{lb_port}/review/reports" in compose["x-airflow-common"]["environment"]["WATCHLIST_REPORT_BASE_URL"]
