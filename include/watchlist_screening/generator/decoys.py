@@ -4,7 +4,8 @@ namesake    the wanted person's name (in its Latin spelling), 30% also their bir
             otherwise a stranger: own face, height, eye colour, birthplace.
 look_alike  a different person whose identity vector is close to the wanted person's:
             photo cosine with the listed photo ~ Uniform(0.57, 0.73) (about 0.5-0.8 after
-            photo noise), a different name, and in 85% of cases a different sex, a height
+            photo noise), a name that is neither theirs nor one of their listed aliases,
+            and in 85% of cases a different sex, a height
             9-18 cm off or an eye colour no one would confuse with the listed one.
 """
 from __future__ import annotations
@@ -54,6 +55,10 @@ def _other_eye(rng: np.random.Generator, eye: int) -> int:
     return options[rng.integers(0, len(options))]
 
 
+def _alias_names(wanted: Wanted) -> set[tuple[str, str]]:
+    return {(a["given_names"], a["surname"]) for a in wanted.record.get("aliases", [])}
+
+
 def look_alikes(rng: np.random.Generator, wanted: list[Wanted], day: date) -> list[dict]:
     n = len(wanted)
     if not n:
@@ -73,10 +78,12 @@ def look_alikes(rng: np.random.Generator, wanted: list[Wanted], day: date) -> li
     people.eye = np.array([_other_eye(rng, e) if t else e
                            for e, t in zip(them.eye.tolist(), traits[:, 2].tolist())])
     # Same culture and sex make the same name possible: such a traveller would be a
-    # namesake too, which this case is not meant to be.
+    # namesake too, which this case is not meant to be. That includes the names the
+    # listing gives as aliases (a name a wanted person is known to use is theirs too).
     given, surname = people.latin_names()
-    for i, their_name in enumerate(zip(*them.latin_names())):
-        while (given[i], surname[i]) == their_name:
+    for i, (w, their_name) in enumerate(zip(wanted, zip(*them.latin_names()))):
+        taken = {their_name, *_alias_names(w)}
+        while (given[i], surname[i]) in taken:
             people.given[i] = names.sample_names(rng, culture[[i]], people.form[[i]])[0][0]
             given[i] = people.take([i]).latin_names()[0][0]
     sigma = faces.photo_sigmas(rng, n)
