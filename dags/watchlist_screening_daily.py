@@ -10,7 +10,7 @@ of days backfilled.
 | task | does | when it fails |
 |---|---|---|
 | `prepare_day` | resolves the day and landing dir, applies warehouse migrations | landing dir or Postgres unreachable: fix param/variable `watchlist_landing_dir` or connection `warehouse_postgres`, clear |
-| `wait_for_landing_files` | waits (reschedule mode) until the day's airport files exist | files not due in time: check the airports' uploads; an empty day: re-run with `landing_wait_minutes=0` |
+| `wait_for_landing_files` | waits (deferred to the triggerer) until the day's airport files exist | files not due in time: check the airports' uploads; an empty day: re-run with `landing_wait_minutes=0` |
 | `normalise` | Spark: validate, clean, load passengers / watchlist / quarantine | too many bad lines: read `warehouse.quarantine` for the day, fix the feed, clear |
 | `ensure_model` | reuses the current model or trains one (`retrain`, or too old) | no data to train on: run a day with passengers first |
 | `score_day` | photo-neighbour candidates, Splink scores, matches into `warehouse.matches` | clear; the day's matches are replaced |
@@ -117,7 +117,9 @@ def watchlist_screening():
         day_dir="{{ " + PREPARED + "['day_dir'] }}",
         scan_day=SCAN_DAY,
         wait_minutes="{{ params.landing_wait_minutes }}",
-        timeout=dt.timedelta(days=2).total_seconds(),  # backstop; the sensor fails itself when files are late
+        # deferred to the triggerer, which looks this often; it fails itself when files are late
+        poke_interval=float(os.environ.get("WATCHLIST_LANDING_POLL_SECONDS", "300")),
+        timeout=dt.timedelta(days=2).total_seconds(),  # backstop
         retry_policy=None,
         retries=0,
     )

@@ -7,7 +7,6 @@ import datetime as dt
 import json
 import logging
 import math
-import os
 from pathlib import Path
 
 from watchlist_screening.airflow_config import alerting_endpoint, warehouse_dsn

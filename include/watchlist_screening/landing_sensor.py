@@ -1,47 +1,115 @@
 """Wait for the day's airport files, then fail with a message on-call can act on.
 
 Files are due within `wait_minutes` after the scan day ends (UTC); past that the sensor
-fails instead of waiting out its timeout. Reschedule mode frees the worker slot between
-pokes. A day can legitimately have no files (the contract says so): a run with
-`landing_wait_minutes` = 0 does not wait.
+fails instead of waiting out its timeout. A day can legitimately have no files (the
+contract says so): a run with `landing_wait_minutes` = 0 does not wait.
+
+Deferrable by default: while files are not there, the wait is an asyncio task in the
+triggerer (LandingFilesTrigger), holding no worker slot. `deferrable=False` falls back to
+reschedule mode, for deployments without a triggerer.
 """
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from airflow.sdk import BaseSensorOperator
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+
+def landing_files(day_dir: str | Path) -> list[str]:
+    """The day's airport files (.jsonl and .jsonl.gz) present now, by name."""
+    day_dir = Path(day_dir)
+    return sorted(p.name for p in day_dir.glob("*.jsonl*")) if day_dir.is_dir() else []
+
+
+def due_at(scan_day: str, wait_minutes: float) -> dt.datetime:
+    """When the day's files are late: `wait_minutes` after the day ends (UTC)."""
+    day_end = dt.datetime.combine(dt.date.fromisoformat(scan_day) + dt.timedelta(days=1), dt.time(),
+                                  tzinfo=dt.timezone.utc)
+    return day_end + dt.timedelta(minutes=wait_minutes)
+
+
+def late_message(day_dir: str, scan_day: str, wait_minutes: float) -> str:
+    return (f"no landing files in {day_dir} for {scan_day}, due within {wait_minutes:.0f} min after the day ended: "
+            "check the airports' uploads; if the day really had no passengers, re-run it with landing_wait_minutes=0")
+
+
+class LandingFilesTrigger(BaseTrigger):
+    """Fires `found` once the day directory holds an airport file, or `late` at `due`."""
+
+    def __init__(self, day_dir: str, due: str, poll_seconds: float = 60.0):
+        super().__init__()
+        self.day_dir, self.due, self.poll_seconds = day_dir, due, poll_seconds
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        return (f"{type(self).__module__}.{type(self).__qualname__}",
+                {"day_dir": self.day_dir, "due": self.due, "poll_seconds": self.poll_seconds})
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        due = dt.datetime.fromisoformat(self.due)
+        while True:
+            # a directory listing can block on network storage: keep it off the event loop
+            files = await asyncio.to_thread(landing_files, self.day_dir)
+            if files:
+                yield TriggerEvent({"status": "found", "files": files})
+                return
+            now = dt.datetime.now(dt.timezone.utc)
+            if now >= due:
+                yield TriggerEvent({"status": "late"})
+                return
+            await asyncio.sleep(min(self.poll_seconds, (due - now).total_seconds()))
 
 
 class LandingFilesSensor(BaseSensorOperator):
     template_fields = ("day_dir", "scan_day", "wait_minutes")
 
-    def __init__(self, *, day_dir: str, scan_day: str, wait_minutes: str | int, **kwargs):
+    def __init__(self, *, day_dir: str, scan_day: str, wait_minutes: str | int, deferrable: bool = True, **kwargs):
         kwargs.setdefault("mode", "reschedule")
         kwargs.setdefault("poke_interval", 300)
         super().__init__(**kwargs)
         self.day_dir = day_dir
         self.scan_day = scan_day
         self.wait_minutes = wait_minutes
+        self.deferrable = deferrable
+
+    def execute(self, context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)  # poke, reschedule, poke...
+        if self.poke(context):
+            return None
+        self.log.info("deferring: the triggerer watches %s every %.0f s until %s", self.day_dir, self.poke_interval,
+                      self._due().isoformat())
+        self.defer(trigger=LandingFilesTrigger(self.day_dir, self._due().isoformat(), float(self.poke_interval)),
+                   method_name="execute_complete")
+
+    def execute_complete(self, context, event: dict | None = None) -> None:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        if not event or event.get("status") != "found":
+            raise AirflowFailException(late_message(self.day_dir, self.scan_day, self._wait()))
+        self.log.info("%d landing file(s) in %s: %s", len(event["files"]), self.day_dir, event["files"])
+
+    def _wait(self) -> float:
+        return float(self.wait_minutes or 0)
+
+    def _due(self) -> dt.datetime:
+        return due_at(self.scan_day, self._wait())
 
     def poke(self, context) -> bool:
         from airflow.sdk.exceptions import AirflowFailException
 
-        day_dir = Path(self.day_dir)
-        files = sorted(p.name for p in day_dir.glob("*.jsonl*")) if day_dir.is_dir() else []
+        files = landing_files(self.day_dir)
         if files:
-            self.log.info("%d landing file(s) in %s: %s", len(files), day_dir, files)
+            self.log.info("%d landing file(s) in %s: %s", len(files), self.day_dir, files)
             return True
-        wait = float(self.wait_minutes or 0)
-        if wait <= 0:
-            self.log.warning("no landing files in %s; not waiting (landing_wait_minutes=0): an empty day", day_dir)
+        if self._wait() <= 0:
+            self.log.warning("no landing files in %s; not waiting (landing_wait_minutes=0): an empty day", self.day_dir)
             return True
-        day_end = dt.datetime.combine(dt.date.fromisoformat(self.scan_day) + dt.timedelta(days=1), dt.time(),
-                                      tzinfo=dt.timezone.utc)
-        waited = (dt.datetime.now(dt.timezone.utc) - day_end).total_seconds() / 60
-        if waited >= wait:
-            raise AirflowFailException(
-                f"no landing files in {day_dir} {waited:.0f} min after the day ended (due within {wait:.0f}): check the "
-                "airports' uploads; if the day really had no passengers, re-run it with landing_wait_minutes=0")
-        self.log.info("no landing files in %s yet (%.0f of %.0f min after the day ended)", day_dir, waited, wait)
+        if dt.datetime.now(dt.timezone.utc) >= self._due():
+            raise AirflowFailException(late_message(self.day_dir, self.scan_day, self._wait()))
+        self.log.info("no landing files in %s yet (due by %s)", self.day_dir, self._due().isoformat())
         return False

@@ -33,7 +33,8 @@ TRIGGER_DAY = "2032-01-01"        # Trigger (with config: param `date`) for a da
 CLEAR_DAY = "2032-01-02"          # fails (no watchlist yet), the files arrive, the task is cleared
 ONCALL_DAY = "2026-02-20"         # fails for good (logical date = the day): on-call is told
 BACKFILL_DAYS = ["2026-02-10", "2026-02-11", "2026-02-12"]
-LANDED_DAYS = [TRIGGER_DAY, CLEAR_DAY, *BACKFILL_DAYS]
+LATE_DAY = "2032-01-03"           # its files land while the sensor waits, after the deadline passed
+LANDED_DAYS = [TRIGGER_DAY, CLEAR_DAY, LATE_DAY, *BACKFILL_DAYS]
 SIGHTINGS, BAD_LINES = 10, 4
 DEADLINE_SECONDS = 90
 USER = "admin"
@@ -179,6 +180,7 @@ def airflow_ui(stack_up, warehouse_dsn, metadata_db, landing, tmp_path_factory) 
         # deadline pass; every other test's run is queued after its day's deadline (old
         # days) or long before it (logical date now).
         "WATCHLIST_DEADLINE_HOURS": str(DEADLINE_SECONDS / 3600),
+        "WATCHLIST_LANDING_POLL_SECONDS": "5",
     }
     env.pop("AIRFLOW_CONFIG", None)
     started = subprocess.run([str(AIRFLOW_SH), "start"], env=env, capture_output=True, text=True, timeout=600)

@@ -15,8 +15,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from watchlist_screening.evaluate import alert_pairs_from_service, evaluate, load_truth
 
-from .conftest import (BACKFILL_DAYS, BAD_LINES, CLEAR_DAY, DEADLINE_SECONDS, ONCALL_DAY, SIGHTINGS, TRIGGER_DAY,
-                       AirflowInstance)
+from .conftest import (BACKFILL_DAYS, BAD_LINES, CLEAR_DAY, DEADLINE_SECONDS, LATE_DAY, ONCALL_DAY, SIGHTINGS,
+                       TRIGGER_DAY, AirflowInstance)
 
 pytestmark = [pytest.mark.integration]
 
@@ -150,25 +150,29 @@ def test_on_call_gets_the_failure_on_its_webhook(airflow_ui, tmp_path):
     assert not any(s in str(report) for s in secrets)
 
 
-def test_on_call_hears_of_a_day_not_screened_by_its_deadline(airflow_ui):
-    """A day whose files never come: its run waits in the landing sensor, the deadline
-    (logical date + 1 day + WATCHLIST_DEADLINE_HOURS) passes, and on-call is told — while
-    the old days other tests ran, queued long after their deadlines, paged no one."""
+def test_a_late_day_pages_on_call_then_runs_when_its_files_land(airflow_ui, tmp_path):
+    """The day's files are not there: the sensor defers to the triggerer; the deadline
+    (logical date + 1 day + WATCHLIST_DEADLINE_HOURS) passes and on-call is told, while the
+    old days the other tests ran, queued long after their deadlines, paged no one. Then the
+    files land and the same run screens the day."""
     api = airflow_ui.api()
+    landing = tmp_path / "landing"
+    shutil.copytree(airflow_ui.landing / "watchlist", landing / "watchlist")
     now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     logical = now - dt.timedelta(days=1) + dt.timedelta(seconds=20)  # due DEADLINE_SECONDS + 20 s from now
-    day = logical.date().isoformat()
-    run_id = api.trigger({"date": day, "landing_dir": str(airflow_ui.landing), "landing_wait_minutes": 600},
+    run_id = api.trigger({"date": LATE_DAY, "landing_dir": str(landing), "landing_wait_minutes": 600},
                          logical_date=logical)["dag_run_id"]
-    try:
-        deadline_by = time.monotonic() + DEADLINE_SECONDS + 20 + 240
-        while time.monotonic() < deadline_by and not airflow_ui.oncall.for_run(run_id):
-            time.sleep(5)
-        reports = airflow_ui.oncall.for_run(run_id)
-        assert [r["alert"] for r in reports] == ["deadline_missed"], airflow_ui.oncall.reports
-        assert reports[0]["scan_day"] == day and reports[0]["dag_id"] == "watchlist_screening"
-        assert api.run(run_id)["state"] == "running"  # late, not failed: still waiting for files
-        assert api.task_states(run_id)["wait_for_landing_files"] in {"up_for_reschedule", "running", "queued", "scheduled"}
-    finally:
-        api.set_run_state(run_id, "failed")
+    waited_until = time.monotonic() + DEADLINE_SECONDS + 20 + 240
+    while time.monotonic() < waited_until and not airflow_ui.oncall.for_run(run_id):
+        time.sleep(5)
+    reports = airflow_ui.oncall.for_run(run_id)
+    assert [r["alert"] for r in reports] == ["deadline_missed"], airflow_ui.oncall.reports
+    assert reports[0]["scan_day"] == LATE_DAY and reports[0]["dag_id"] == "watchlist_screening"
+    assert api.run(run_id)["state"] == "running"  # late, not failed
+    assert api.task_states(run_id)["wait_for_landing_files"] == "deferred"  # no worker slot held
     assert not [r for r in airflow_ui.oncall.reports if r.get("alert") == "deadline_missed" and r["run_id"] != run_id]
+
+    shutil.copytree(airflow_ui.landing / "passengers" / LATE_DAY, landing / "passengers" / LATE_DAY)
+    done = api.wait_for_runs([run_id], timeout=RUN_TIMEOUT)[run_id]
+    assert done["state"] == "success", airflow_ui.failure_details(api, run_id)
+    assert_day_screened(airflow_ui, api, run_id, LATE_DAY)
