@@ -11,7 +11,7 @@ import struct
 import pytest
 
 from .conftest import SCREENSHOT_DIR, USER
-from .devtools import Browser
+from tests.devtools import Browser
 from .test_airflow_api import TASKS
 
 pytestmark = [

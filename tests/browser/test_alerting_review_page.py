@@ -5,8 +5,6 @@ cross-site requests change nothing."""
 from __future__ import annotations
 
 import datetime as dt
-import itertools
-import json
 import os
 import secrets
 import shutil
@@ -14,20 +12,16 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import quote
 
-import psycopg
 import pytest
 import requests
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from websockets.sync.client import connect
 
-from watchlist_screening.warehouse.migrate import SQL_ROOT, apply_migrations
+from tests.devtools import Browser
+
 
 pytestmark = [
     pytest.mark.integration,
@@ -35,9 +29,6 @@ pytestmark = [
 ]
 
 PIPELINE_TOKEN, REVIEWER_TOKEN = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                  "--window-size=1280,1600", "--remote-debugging-port=0", "about:blank"]
 TODAY = dt.datetime.now(dt.timezone.utc).date().isoformat()
 XSS = '<img src=x onerror="document.title=\'pwned\'">'
 
@@ -48,84 +39,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Browser:
-    """One Chromium page, driven through the DevTools protocol."""
-
-    def __init__(self, profile: Path):
-        self.proc = subprocess.Popen(["chromium", f"--user-data-dir={profile}", *CHROMIUM_FLAGS],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        port_file, deadline = profile / "DevToolsActivePort", time.monotonic() + 30
-        while not port_file.exists() or not port_file.read_text().strip():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("chromium did not open its DevTools port")
-            time.sleep(0.1)
-        port = int(port_file.read_text().split()[0])
-        page = next(t for t in requests.get(f"http://127.0.0.1:{port}/json/list", timeout=5).json()
-                    if t["type"] == "page")
-        self.ws = connect(page["webSocketDebuggerUrl"], max_size=None)
-        self._ids = itertools.count(1)
-        self._loads = 0  # page loads seen and not yet waited for
-        self.send("Page.enable")
-
-    def _receive(self) -> dict:
-        message = json.loads(self.ws.recv(timeout=30))
-        if message.get("method") == "Page.loadEventFired":
-            self._loads += 1
-        return message
-
-    def send(self, method: str, **params) -> dict:
-        call_id = next(self._ids)
-        self.ws.send(json.dumps({"id": call_id, "method": method, "params": params}))
-        while True:
-            message = self._receive()
-            if message.get("id") == call_id:
-                if "error" in message:
-                    raise RuntimeError(f"{method}: {message['error']}")
-                return message["result"]
-
-    def navigate(self, action) -> None:
-        """Run `action` (which makes the page navigate) and wait for the new page's load."""
-        self._loads = 0
-        action()
-        while not self._loads:
-            self._receive()
-
-    def open(self, url: str) -> None:
-        self.navigate(lambda: self.send("Page.navigate", url=url))
-
-    def js(self, expression: str):
-        result = self.send("Runtime.evaluate", expression=expression, returnByValue=True)
-        if "exceptionDetails" in result:
-            raise RuntimeError(result["exceptionDetails"])
-        return result["result"].get("value")
-
-    def click_and_load(self, selector: str) -> None:
-        """Click like a person (the browser builds and sends the form itself) and wait for the next page."""
-        self.navigate(lambda: self.js(f"document.querySelector({json.dumps(selector)}).click()"))
-
-    def fill(self, selector: str, value: str) -> None:
-        self.js(f"document.querySelector({json.dumps(selector)}).value = {json.dumps(value)}")
-
-    def screenshot(self, path: Path) -> None:
-        import base64
-
-        path.write_bytes(base64.b64decode(self.send("Page.captureScreenshot", format="png")["data"]))
-
-    def close(self) -> None:
-        self.ws.close()
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def service(stack_db, tmp_path_factory) -> Iterator[str]:
     """A replica on its own database (today's alerts are this test's alone)."""
-    base = stack_db["ALERTS_DB_DSN"]
-    name = f"alerts_browser_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    dsn = make_conninfo(**{**conninfo_to_dict(base), "dbname": name})
-    apply_migrations(dsn, SQL_ROOT / "alerts")
+    from tests.conftest import migrated_database
+
+    with migrated_database(stack_db["ALERTS_DB_DSN"], "alerts") as dsn:
+        yield from _replica(dsn, tmp_path_factory)
+
+
+def _replica(dsn: str, tmp_path_factory) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ALERTS_")}
     env.update(ALERTS_DB_DSN=dsn, ALERTS_PIPELINE_TOKEN=PIPELINE_TOKEN, ALERTS_REVIEWER_TOKEN=REVIEWER_TOKEN)
@@ -148,17 +71,13 @@ def service(stack_db, tmp_path_factory) -> Iterator[str]:
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    profile = Path(tempfile.mkdtemp(prefix="chromium-profile-"))  # fresh every time
-    started = Browser(profile)
+    started = Browser(width=1280, height=1600)  # a fresh profile every time
     yield started
-    started.close()
-    shutil.rmtree(profile, ignore_errors=True)
+    started.close()  # and its profile
 
 
 def an_alert(scan_id: str, day: str = TODAY, **fields) -> dict:
@@ -182,7 +101,7 @@ def api(url: str, path: str) -> dict | list:
 
 
 def log_in(browser: Browser, url: str, token: str = REVIEWER_TOKEN) -> None:
-    browser.open(f"{url}/review")
+    browser.load(f"{url}/review")
     assert browser.js("location.pathname") == "/review/login"
     browser.fill("input[name=reviewer]", "Ann Reviewer")
     browser.fill("input[name=token]", token)
@@ -233,12 +152,12 @@ def test_a_reviewer_logs_in_reads_todays_alerts_and_decides(service, browser, tm
     assert api(service, f"/v1/alerts/{newer}")["status"] == "false_positive"
 
     # Filtering to what is still open hides both.
-    browser.open(f"{service}/review?date={TODAY}&status=new")
+    browser.load(f"{service}/review?date={TODAY}&status=new")
     assert browser.js("document.querySelectorAll('article.alert').length") == 0
 
     browser.click_and_load("form.account button")  # log out
     assert browser.js("location.pathname") == "/review/login"
-    browser.open(f"{service}/review")
+    browser.load(f"{service}/review")
     assert browser.js("location.pathname") == "/review/login"
 
 
@@ -249,7 +168,7 @@ def test_a_cross_site_form_cannot_decide_for_a_logged_in_reviewer(service, brows
     attack = (f'<form method="post" action="{service}/review/alerts/{target}">'
               '<input name="decision" value="confirmed"><input name="csrf" value="guess"></form>'
               "<script>document.forms[0].submit()</script>")
-    browser.open("data:text/html," + quote(attack))
+    browser.load("data:text/html," + quote(attack))
     deadline = time.monotonic() + 15
     while browser.js("location.href").startswith("data:"):  # until the form has landed
         assert time.monotonic() < deadline

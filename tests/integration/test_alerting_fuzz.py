@@ -3,15 +3,12 @@ invalid requests to every operation of a real replica; no 5xx, every answer as d
 from __future__ import annotations
 
 import secrets
-import uuid
 from collections.abc import Iterator
 
-import psycopg
 import pytest
 import schemathesis
 from schemathesis import GenerationMode
 from hypothesis import HealthCheck, given, settings
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -24,7 +21,6 @@ from schemathesis.specs.openapi.checks import (
 )
 from test_alerting_service import Replica
 
-from watchlist_screening.warehouse.migrate import SQL_ROOT, apply_migrations
 
 pytestmark = pytest.mark.integration
 
@@ -46,15 +42,10 @@ CHECKS = [
 @pytest.fixture(scope="module")
 def fuzz_db(stack_db) -> Iterator[str]:
     """Its own database: fuzzed alerts land on any day, where other tests count theirs."""
-    base = stack_db["ALERTS_DB_DSN"]
-    name = f"alerts_fuzz_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    dsn = make_conninfo(**{**conninfo_to_dict(base), "dbname": name})
-    apply_migrations(dsn, SQL_ROOT / "alerts")
-    yield dsn
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    from tests.conftest import migrated_database
+
+    with migrated_database(stack_db["ALERTS_DB_DSN"], "alerts") as dsn:
+        yield dsn
 
 
 OPERATIONS = [

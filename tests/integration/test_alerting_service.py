@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 
 from watchlist_screening.alerts import AlertClient, latest_decisions
 
@@ -153,29 +153,22 @@ def test_healthz_and_readyz_need_no_token(replicas):
 
 def test_readyz_turns_503_when_the_database_goes_away(stack_db, tmp_path):
     """Readiness follows the database; POSTs answer 503 + Retry-After; SIGTERM still exits cleanly."""
-    from watchlist_screening.warehouse.migrate import SQL_ROOT, apply_migrations
+    from tests.conftest import migrated_database
 
     base_dsn = stack_db["ALERTS_DB_DSN"]
-    name = f"alerts_gone_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(base_dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    dsn = make_conninfo(**{**conninfo_to_dict(base_dsn), "dbname": name})
-    apply_migrations(dsn, SQL_ROOT / "alerts")
-    replica = Replica(dsn, tmp_path / "replica.log")
-    try:
-        assert requests.get(f"{replica.url}/readyz", timeout=10).status_code == 200
-        with psycopg.connect(base_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        ready = requests.get(f"{replica.url}/readyz", timeout=10)
-        assert ready.status_code == 503
-        assert requests.get(f"{replica.url}/healthz", timeout=5).status_code == 200  # alive, not ready
-        refused = post(replica.url, an_alert("gone-1"))
-        assert refused.status_code == 503
-        assert refused.headers["Retry-After"] == "1"
-    finally:
-        replica.stop()
-        with psycopg.connect(base_dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with migrated_database(base_dsn, "alerts") as dsn:
+        replica = Replica(dsn, tmp_path / "replica.log")
+        try:
+            assert requests.get(f"{replica.url}/readyz", timeout=10).status_code == 200
+            with psycopg.connect(base_dsn, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE "{conninfo_to_dict(dsn)["dbname"]}" WITH (FORCE)')
+            assert requests.get(f"{replica.url}/readyz", timeout=10).status_code == 503
+            assert requests.get(f"{replica.url}/healthz", timeout=5).status_code == 200  # alive, not ready
+            refused = post(replica.url, an_alert("gone-1"))
+            assert refused.status_code == 503
+            assert refused.headers["Retry-After"] == "1"
+        finally:
+            replica.stop()
 
 
 def test_sigterm_lets_an_in_flight_request_finish(alerts_db_dsn, tmp_path):

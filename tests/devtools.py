@@ -1,6 +1,6 @@
-"""Debian's Chromium, headless, driven over the DevTools protocol with `websockets` (the same
-approach as tests/browser/test_alerting_review_page.py; the Airflow UI is a single-page app,
-so this one also types like a person and waits for page content rather than load events)."""
+"""Debian's Chromium, headless, driven over the DevTools protocol with `websockets`, for the
+browser tests: the review page (server-rendered forms: wait for page loads) and the Airflow
+UI (a single-page app: type like a person, wait for page content)."""
 from __future__ import annotations
 
 import base64
@@ -39,21 +39,47 @@ class Browser:
                     if t["type"] == "page")
         self.ws = connect(page["webSocketDebuggerUrl"], max_size=None)
         self._ids = itertools.count(1)
+        self._loads = 0  # page loads seen and not yet waited for
         self.send("Page.enable")
         self.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+
+    def _receive(self) -> dict:
+        message = json.loads(self.ws.recv(timeout=60))
+        if message.get("method") == "Page.loadEventFired":
+            self._loads += 1
+        return message
 
     def send(self, method: str, **params) -> dict:
         call_id = next(self._ids)
         self.ws.send(json.dumps({"id": call_id, "method": method, "params": params}))
         while True:
-            message = json.loads(self.ws.recv(timeout=60))
+            message = self._receive()
             if message.get("id") == call_id:
                 if "error" in message:
                     raise RuntimeError(f"{method}: {message['error']}")
                 return message["result"]
 
     def open(self, url: str) -> None:
+        """Start loading `url` (a single-page app: then wait_for what should appear)."""
         self.send("Page.navigate", url=url)
+
+    def navigate(self, action) -> None:
+        """Run `action` (which makes the page navigate) and wait for the new page's load."""
+        self._loads = 0
+        action()
+        while not self._loads:
+            self._receive()
+
+    def load(self, url: str) -> None:
+        """Open `url` and wait until it has loaded."""
+        self.navigate(lambda: self.send("Page.navigate", url=url))
+
+    def click_and_load(self, selector: str) -> None:
+        """Click like a person (the browser builds and sends the form itself) and wait for the next page."""
+        self.navigate(lambda: self.js(f"document.querySelector({json.dumps(selector)}).click()"))
+
+    def fill(self, selector: str, value: str) -> None:
+        self.js(f"document.querySelector({json.dumps(selector)}).value = {json.dumps(value)}")
 
     def js(self, expression: str):
         result = self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
