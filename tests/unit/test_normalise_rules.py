@@ -8,7 +8,6 @@ import pyarrow as pa
 import pytest
 
 from watchlist_screening.normalise.arrow_names import join_names, normalise_names
-from watchlist_screening.normalise.finish import unit_vector_literals
 from watchlist_screening.normalise.rules import (
     embedding_length, normalise_full_name, normalise_name, parse_date_time, parse_full_date, unit_vector,
     unit_vectors,
@@ -87,14 +86,3 @@ def test_batch_and_single_vector_scaling_agree_exactly():
     matrix = np.random.default_rng(5).normal(size=(50, 128))
     batch = unit_vectors(matrix)
     assert all(batch[i].tolist() == unit_vector(list(matrix[i])) for i in range(50))
-
-
-def test_unit_vector_literals_print_what_postgres_reads_back():
-    matrix = np.random.default_rng(9).normal(size=(3, 128))
-    vectors = pa.array([list(matrix[0]), None, list(matrix[2])], pa.list_(pa.float64()))
-    literals = unit_vector_literals(vectors).to_pylist()
-    assert literals[1] is None
-    for literal, row in zip([literals[0], literals[2]], [matrix[0], matrix[2]]):
-        assert literal.startswith("{") and literal.endswith("}")
-        parsed = np.array([np.float32(x) for x in literal[1:-1].split(",")])
-        assert parsed.tolist() == unit_vector(list(row))   # shortest text round-trips exactly

@@ -1,6 +1,7 @@
-"""The last step of a record, on Arrow batches in Spark's Python workers (the writer
-calls it just before COPY): the problem of each line tier 1 did not pass, normalised
-names, embeddings at unit length, and values cleared on problem lines.
+"""Lines to staged rows, on Arrow batches in Spark's Python workers (the writer calls it
+just before COPY): tier 1 (parse.py) decodes and types each line, tier 2 (validate.py)
+names the problem of every line tier 1 did not pass, then names are normalised and
+embeddings scaled to unit length over the whole batch.
 
 One vectorised Python stage instead of Python UDFs inside the Spark plan: a UDF makes
 Spark queue every row (spilling to disk) while Python works, which measured costlier than
@@ -8,78 +9,28 @@ the whole normalisation.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from itertools import chain
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from watchlist_screening.normalise import contract as c
 from watchlist_screening.normalise.arrow_names import join_names, normalise_names
-from watchlist_screening.normalise.contract import Field
-from watchlist_screening.normalise.rules import normalise_full_name, unit_vectors
+from watchlist_screening.normalise.contract import Kind
+from watchlist_screening.normalise.rules import embedding_lengths, normalise_full_name, unit_vectors
 from watchlist_screening.normalise.validate import check_line
 
-def _problems(batch: pa.RecordBatch, fields: tuple[Field, ...]) -> tuple[pa.Array, pa.Array]:
-    """(reason, detail) per line: preset, not UTF-8, or validate.check_line's verdict
-    on the lines tier 1 did not pass; NULL for good lines."""
-    column = batch.column
-    if column("preset_reason").null_count == batch.num_rows and pc.all(column("fast_valid")).as_py():
-        return pa.nulls(batch.num_rows, pa.string()), pa.nulls(batch.num_rows, pa.string())
-    reasons, details = column("preset_reason").to_pylist(), column("preset_detail").to_pylist()
-    utf8, parsed, undecided = column("utf8").to_pylist(), column("parsed").to_pylist(), column("undecided_text").to_pylist()
-    for i, text in enumerate(undecided):
-        if reasons[i] is not None:
-            continue
-        if not utf8[i]:
-            reasons[i], details[i] = c.NOT_UTF8, c.NOT_UTF8_DETAIL
-        elif text is not None:
-            _, found = check_line(text, fields)
-            if found:
-                reasons[i], details[i] = found.reason, found.detail
-            elif not parsed[i]:
-                # Good by the reference, but Spark has no values for it: never a row of NULLs.
-                reasons[i], details[i] = c.CHECK_DISAGREEMENT, c.CHECK_DISAGREEMENT_DETAIL
-    return pa.array(reasons, pa.string()), pa.array(details, pa.string())
+LINE_COLUMNS = ("source_file", "line_number", "reason", "detail", "raw_text")
+_ARROW_TYPES = {Kind.DATE: pa.date32(), Kind.DATETIME: pa.timestamp("us", "UTC"), Kind.NUMBER: pa.float32()}
+_EMBEDDINGS = pa.list_(pa.float32())
 
 
-def unit_vector_literals(vectors: pa.ListArray) -> pa.StringArray:
-    """Embeddings (list<double>, NULL on problem lines) scaled to unit length with
-    rules.unit_vectors, as PostgreSQL real[] literals printed by Arrow (shortest
-    round-trip text, ~10x faster than Spark's float-to-string)."""
-    present = np.asarray(vectors.is_valid())
-    kept = vectors.filter(pa.array(present))
-    matrix = np.asarray(kept.flatten().to_numpy(zero_copy_only=False), dtype=np.float64)
-    units = unit_vectors(matrix.reshape(len(kept), c.EMBEDDING_SIZE))
-    offsets = pa.array(np.arange(len(kept) + 1, dtype=np.int32) * c.EMBEDDING_SIZE)
-    texts = pa.ListArray.from_arrays(offsets, pc.cast(pa.array(units.ravel()), pa.string()))
-    literals = pc.binary_join_element_wise("{", pc.binary_join(texts, ","), "}", "")
-    # back to one value per line: lines without an embedding point at a trailing NULL
-    position = np.where(present, np.cumsum(present) - 1, len(kept))
-    return pc.take(pa.concat_arrays([literals, pa.nulls(1, pa.string())]), pa.array(position))
-
-
-def _pg_array(items: list) -> str:
-    return "{" + ",".join(f'"{item}"' for item in items) + "}"
-
-
-def passenger_names(batch: pa.RecordBatch) -> dict[str, pa.Array]:
-    given, surname = normalise_names(batch.column("given_names")), normalise_names(batch.column("surname"))
-    return {"given_names_norm": given, "surname_norm": surname, "full_name_norm": join_names(given, surname),
-            "place_of_birth_norm": normalise_names(batch.column("place_of_birth"))}
-
-
-def watchlist_names(batch: pa.RecordBatch) -> dict[str, pa.Array]:
-    """Passenger names plus every name and date of birth of the subject (primary first)
-    as PostgreSQL array literals. Per row in Python: watchlists are small."""
-    names = passenger_names(batch)
-    all_names, all_dobs = [], []
-    rows = zip(names["full_name_norm"].to_pylist(), batch.column("alias_given_names").to_pylist(),
-               batch.column("alias_surnames").to_pylist(), batch.column("date_of_birth").to_pylist(),
-               batch.column("alias_dates").to_pylist())
-    for full_name, alias_given, alias_surname, birth, alias_dates in rows:
-        alias_names = [normalise_full_name(g, s) for g, s in zip(alias_given or [], alias_surname or [])]
-        all_names.append(_pg_array([n for n in [full_name, *alias_names] if n]))
-        all_dobs.append(_pg_array([d.isoformat() for d in [birth, *(alias_dates or [])] if d]))
-    return {**names, "all_names_norm": pa.array(all_names, pa.string()), "all_dobs": pa.array(all_dobs, pa.string())}
+@dataclass(frozen=True)
+class Finished:
+    good: pa.Table    # source_file, source_line and the dataset's staged columns
+    bad: pa.Table     # LINE_COLUMNS: one row per quarantined line
 
 
 def _no_nul(column: pa.Array) -> pa.Array:
@@ -89,19 +40,97 @@ def _no_nul(column: pa.Array) -> pa.Array:
     return column
 
 
-def finish(batch: pa.RecordBatch, dataset) -> pa.RecordBatch:
-    """The batch as the staging table takes it: staging.LINE_COLUMNS, then
-    `dataset.staged` (a records.Dataset)."""
-    reason, detail = _problems(batch, dataset.fields)
-    good = pc.is_null(reason)
-    derived = dataset.derive(batch)
-    null_unless_good = lambda values: pc.if_else(good, values, pa.nulls(len(values), values.type))  # noqa: E731
-    null_unless_bad = lambda values: pc.if_else(good, pa.nulls(len(values), values.type), values)  # noqa: E731
-    values = {name: null_unless_good(derived[name] if name in derived else batch.column(name))
-              for name in dataset.staged}
-    values["face_embedding"] = unit_vector_literals(values["face_embedding"])
-    columns = {"source_file": batch.column("source_file"), "line_number": batch.column("line_number"),
-               "reason": reason, "detail": detail,
-               "raw_text": null_unless_bad(batch.column("quarantine_text")),
-               **values}
-    return pa.RecordBatch.from_pydict({name: _no_nul(column) for name, column in columns.items()})
+def _decode(batch: pa.RecordBatch, dataset) -> list:
+    """Tier 1's record per line, None where it gave up or the line has a preset problem."""
+    decode = dataset.tier1.decode
+    presets = batch.column("preset_reason").to_pylist()
+    return [decode(text) if text is not None and preset is None else None
+            for text, preset in zip(batch.column("text").to_pylist(), presets)]
+
+
+def _embeddings(records: list, kept: list[int]) -> tuple[list[int], np.ndarray]:
+    """The lines among `kept` whose embedding can be scaled, and their unit vectors.
+    Same arithmetic as the reference (rules.unit_vector), on the whole batch."""
+    flat = chain.from_iterable(records[i].face_embedding for i in kept)
+    matrix = np.fromiter(flat, np.float64, count=len(kept) * c.EMBEDDING_SIZE).reshape(len(kept), c.EMBEDDING_SIZE)
+    lengths = embedding_lengths(matrix)
+    scalable = (lengths > 0) & np.isfinite(lengths)
+    return [i for i, ok in zip(kept, scalable) if ok], unit_vectors(matrix[scalable])
+
+
+def _problem(text: str | None, preset: str | None, preset_detail: str | None, fields) -> tuple[str, str]:
+    if preset is not None:
+        return preset, preset_detail
+    if text is None:
+        return c.NOT_UTF8, c.NOT_UTF8_DETAIL
+    _, found = check_line(text, fields)
+    if found:
+        return found.reason, found.detail
+    # Good by the reference, but tier 1 refused it: a bug, never a row of guesses.
+    return c.CHECK_DISAGREEMENT, c.CHECK_DISAGREEMENT_DETAIL
+
+
+def _bad_lines(batch: pa.RecordBatch, bad: list[int], fields) -> pa.Table:
+    rows = pa.array(bad, pa.int64())
+    texts = batch.column("text").take(rows).to_pylist()
+    shown = batch.column("quarantine_text").take(rows).to_pylist()
+    presets = batch.column("preset_reason").take(rows).to_pylist()
+    preset_details = batch.column("preset_detail").take(rows).to_pylist()
+    problems = [_problem(*row, fields) for row in zip(texts, presets, preset_details)]
+    return pa.table({
+        "source_file": batch.column("source_file").take(rows), "line_number": batch.column("line_number").take(rows),
+        "reason": pa.array([p[0] for p in problems], pa.string()),
+        "detail": pa.array([p[1] for p in problems], pa.string()),
+        "raw_text": _no_nul(pa.array([t if t is not None else s for t, s in zip(texts, shown)], pa.string())),
+    })
+
+
+def field_columns(records: list, fields) -> dict[str, pa.Array]:
+    """Typed Arrow columns of the contract fields a staged row keeps as they are."""
+    columns = {}
+    for field in fields:
+        if field.kind in (Kind.EMBEDDING, Kind.ALIASES):
+            continue
+        values = [getattr(r, field.name) for r in records]
+        columns[field.name] = _no_nul(pa.array(values, _ARROW_TYPES.get(field.kind, pa.string())))
+    return columns
+
+
+def passenger_names(columns: dict[str, pa.Array], records: list) -> dict[str, pa.Array]:
+    given, surname = normalise_names(columns["given_names"]), normalise_names(columns["surname"])
+    return {"given_names_norm": given, "surname_norm": surname, "full_name_norm": join_names(given, surname),
+            "place_of_birth_norm": normalise_names(columns["place_of_birth"])}
+
+
+def watchlist_names(columns: dict[str, pa.Array], records: list) -> dict[str, pa.Array]:
+    """Passenger names plus every name and date of birth of the subject (primary first),
+    and the aliases as given. Per row in Python: aliases are few."""
+    names = passenger_names(columns, records)
+    all_names, all_dobs, aliases = [], [], []
+    for full_name, record in zip(names["full_name_norm"].to_pylist(), records):
+        text, listed = record.aliases or ("[]", [])
+        alias_names = [normalise_full_name(a.given_names, a.surname) for a in listed]
+        all_names.append([n for n in [full_name, *alias_names] if n])
+        all_dobs.append([d for d in [record.date_of_birth, *(a.date_of_birth for a in listed)] if d])
+        aliases.append(text)
+    return {**names, "all_names_norm": pa.array(all_names, pa.list_(pa.string())),
+            "all_dobs": pa.array(all_dobs, pa.list_(pa.date32())), "aliases": _no_nul(pa.array(aliases, pa.string()))}
+
+
+def finish(batch: pa.RecordBatch, dataset) -> Finished:
+    """The batch's good lines as `dataset.staged` rows (a records.Dataset) and its bad
+    lines with their problem; every line lands in exactly one of the two."""
+    records = _decode(batch, dataset)
+    good, vectors = _embeddings(records, [i for i, r in enumerate(records) if r is not None])
+    kept = set(good)
+    bad = [i for i in range(batch.num_rows) if i not in kept]
+    rows = pa.array(good, pa.int64())
+    good_records = [records[i] for i in good]
+    columns = field_columns(good_records, dataset.fields)
+    columns.update(dataset.derive(columns, good_records))
+    offsets = pa.array(np.arange(len(good) + 1, dtype=np.int32) * c.EMBEDDING_SIZE)
+    columns["face_embedding"] = pa.ListArray.from_arrays(offsets, pa.array(vectors.ravel(), pa.float32()))
+    staged = pa.table({"source_file": batch.column("source_file").take(rows),
+                       "source_line": batch.column("line_number").take(rows),
+                       **{name: columns[name] for name in dataset.staged}})
+    return Finished(staged, _bad_lines(batch, bad, dataset.fields))

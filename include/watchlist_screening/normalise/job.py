@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import sys
+import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -35,7 +36,7 @@ from watchlist_screening.normalise.raw_lines import find_gzip_damage
 from watchlist_screening.normalise.records import PASSENGERS, WATCHLIST, Dataset, checked_records
 from watchlist_screening.normalise.session import create_session
 from watchlist_screening.normalise.staging import (
-    FileStats, StagingTable, create_staging_table, drop_staging_table, write_to_staging,
+    FileStats, StagingTables, create_staging_tables, drop_staging_tables, write_to_staging,
 )
 from watchlist_screening.normalise.summary import DaySummary, file_summaries, quarantine_alarm
 
@@ -50,33 +51,34 @@ class NumberingError(RuntimeError):
 
 @dataclass(frozen=True)
 class Staged:
-    table: StagingTable
+    tables: StagingTables
     attempts: list[int]
     stats: list[FileStats]
-    columns: list[str]
 
 
 def _stage(spark: SparkSession, conninfo: str, dataset: Dataset, files: list[LandingFile],
-           target: str, prefix: str) -> Staged:
+           target: str, prefix: str, scan_day: date | None = None) -> Staged:
+    started = time.monotonic()
     damaged = find_gzip_damage(files, workers=os.cpu_count() or 1)
     for damage in damaged:
         log.warning("%s: %s", damage.file.relative, damage.detail)
     records = checked_records(read_lines(spark, files, damaged), dataset)
-    columns = list(dataset.staged)
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        table = create_staging_table(conn, prefix, target, columns)
+        tables = create_staging_tables(conn, prefix, target, dataset, scan_day)
     try:
-        attempts, stats = write_to_staging(records, dataset, conninfo, table)
+        attempts, stats = write_to_staging(records, dataset, conninfo, tables)
         _check_numbering(files, stats)
     except BaseException:
-        _drop(conninfo, table)
+        _drop(conninfo, tables)
         raise
-    return Staged(table, attempts, stats, columns)
+    log.info("%s: %d lines parsed, checked and staged in %.1f s", dataset.name,
+             sum(s.lines for s in stats), time.monotonic() - started)
+    return Staged(tables, attempts, stats)
 
 
-def _drop(conninfo: str, table: StagingTable) -> None:
+def _drop(conninfo: str, tables: StagingTables) -> None:
     with psycopg.connect(conninfo, autocommit=True) as conn:
-        drop_staging_table(conn, table)
+        drop_staging_tables(conn, tables)
 
 
 def _check_numbering(files: list[LandingFile], stats: list[FileStats]) -> None:
@@ -101,10 +103,10 @@ def load_watchlist(spark: SparkSession, conninfo: str, landing_dir: Path) -> int
         return version
     staged = _stage(spark, conninfo, WATCHLIST, [file], "warehouse.watchlist", "watchlist")
     try:
-        version, published = publish_watchlist(conninfo, content_hash, WATCHLIST, staged.table,
-                                               staged.attempts, staged.columns, file)
+        version, published = publish_watchlist(conninfo, content_hash, WATCHLIST, staged.tables,
+                                               staged.attempts, file)
     finally:
-        _drop(conninfo, staged.table)
+        _drop(conninfo, staged.tables)
     if published is None:
         log.info("watchlist was published by a concurrent run as version %d", version)
     else:
@@ -117,12 +119,14 @@ def normalise_day(spark: SparkSession, conninfo: str, landing_dir: Path, day: da
                   watchlist_version: int) -> DaySummary:
     files = landing.day_files(landing_dir, day)
     log.info("%s: %d file(s) %s", day, len(files), [f.relative for f in files])
-    staged = _stage(spark, conninfo, PASSENGERS, files, "warehouse.passengers", f"passengers_{day:%Y%m%d}")
+    staged = _stage(spark, conninfo, PASSENGERS, files, "warehouse.passengers", f"passengers_{day:%Y%m%d}", day)
+    started = time.monotonic()
     try:
-        published, duplicates = publish_day(conninfo, day, PASSENGERS, staged.table, staged.attempts,
-                                            staged.columns, files, watchlist_version)
+        published, duplicates = publish_day(conninfo, day, PASSENGERS, staged.tables, staged.attempts,
+                                            files, watchlist_version)
     finally:
-        _drop(conninfo, staged.table)
+        _drop(conninfo, staged.tables)
+    log.info("%s: published in %.1f s", day, time.monotonic() - started)
     return DaySummary(day.isoformat(), watchlist_version, published.rows, published.quarantined,
                       published.quarantined_by_reason, file_summaries(files, staged.stats, duplicates, PASSENGERS.duplicate_reason))
 

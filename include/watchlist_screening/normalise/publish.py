@@ -1,6 +1,12 @@
 """Publishing staged records to the warehouse, each in ONE transaction: a day replaces
 exactly that day's passengers and passenger quarantine; a watchlist becomes a new version.
 
+warehouse.passengers is partitioned by scan_day (V004). The day's staging table is built
+to be its partition: rows of superseded attempts and later duplicates are deleted, its
+key index and a CHECK on the day are built outside the lock, and the publish transaction
+drops the old partition and attaches the new one, so a day's million rows are written
+once (by COPY) instead of copied again by INSERT ... SELECT and deleted later by VACUUM.
+
 Duplicate ids are settled here, in SQL over the staging table, rather than in Spark:
 which line is first is only known among the good lines, and finding out in Spark would
 cost a second pass or a shuffle of every record. Their raw text is read back from the
@@ -20,8 +26,9 @@ from psycopg.types.json import Jsonb
 from watchlist_screening.normalise import contract as c
 from watchlist_screening.normalise.landing import LandingFile
 from watchlist_screening.normalise.raw_lines import pick_lines
+from watchlist_screening.normalise.finish import LINE_COLUMNS
 from watchlist_screening.normalise.records import Dataset
-from watchlist_screening.normalise.staging import StagingTable
+from watchlist_screening.normalise.staging import StagingTables
 
 _DAY_LOCK = 0x5C12EF   # advisory lock namespace: one publisher per scan day at a time
 
@@ -45,23 +52,20 @@ class Published:
         return sum(self.quarantined_by_reason.values())
 
 
-def later_duplicates(conn: psycopg.Connection, table: StagingTable, attempts: list[int],
-                     id_column: str) -> list[Duplicate]:
+def later_duplicates(conn: psycopg.Connection, table: sql.Identifier, id_column: str) -> list[Duplicate]:
     """Good lines whose id an earlier good line (by file, then line) already has."""
     query = sql.SQL("""
-        SELECT source_file, line_number, id, first_file, first_line FROM (
-            SELECT source_file, line_number, {id} AS id,
+        SELECT source_file, source_line, id, first_file, first_line FROM (
+            SELECT source_file, source_line, {id} AS id,
                    first_value(source_file) OVER w AS first_file,
-                   first_value(line_number) OVER w AS first_line,
+                   first_value(source_line) OVER w AS first_line,
                    row_number() OVER w AS occurrence
             FROM {staging}
-            WHERE reason IS NULL AND write_attempt = ANY(%(attempts)s) AND {id} IN (
-                SELECT {id} FROM {staging} WHERE reason IS NULL AND write_attempt = ANY(%(attempts)s)
-                GROUP BY {id} HAVING count(*) > 1)
-            WINDOW w AS (PARTITION BY {id} ORDER BY source_file COLLATE "C", line_number)) ranked
+            WHERE {id} IN (SELECT {id} FROM {staging} GROUP BY {id} HAVING count(*) > 1)
+            WINDOW w AS (PARTITION BY {id} ORDER BY source_file COLLATE "C", source_line)) ranked
         WHERE occurrence > 1
-        ORDER BY source_file COLLATE "C", line_number""").format(id=sql.Identifier(id_column), staging=table.identifier)
-    return [Duplicate(*row) for row in conn.execute(query, {"attempts": attempts}).fetchall()]
+        ORDER BY source_file COLLATE "C", source_line""").format(id=sql.Identifier(id_column), staging=table)
+    return [Duplicate(*row) for row in conn.execute(query).fetchall()]
 
 
 def _duplicate_rows(duplicates: list[Duplicate], files: dict[str, LandingFile],
@@ -72,39 +76,38 @@ def _duplicate_rows(duplicates: list[Duplicate], files: dict[str, LandingFile],
             d = by_line[number]
             detail = c.DUPLICATE_DETAIL.format(label=dataset.id_column, value=d.id,
                                                first_file=d.first_file, first_line=d.first_line)
-            yield source_file, number, text.replace("\x00", "\ufffd"), dataset.duplicate_reason, detail
+            yield 0, source_file, number, dataset.duplicate_reason, detail, text.replace("\x00", "\ufffd")
 
 
-def _stage_duplicates(conn: psycopg.Connection, duplicates: list[Duplicate], files: dict[str, LandingFile],
-                      dataset: Dataset) -> None:
-    conn.execute("""CREATE TEMP TABLE later_duplicates (source_file text, line_number integer,
-                        raw_text text, reason text, detail text) ON COMMIT DROP""")
-    with conn.cursor().copy("COPY later_duplicates FROM STDIN") as copy:
-        for row in _duplicate_rows(duplicates, files, dataset):
-            copy.write_row(row)
+def _settle(conn: psycopg.Connection, tables: StagingTables, attempts: list[int], files: list[LandingFile],
+            dataset: Dataset) -> list[Duplicate]:
+    """Leaves in the good table only rows to publish and in the bad table every line to
+    quarantine: drops rows of superseded attempts, moves later duplicates over."""
+    good, bad = tables.identifier(tables.good), tables.identifier(tables.bad)
+    for table in (good, bad):
+        conn.execute(sql.SQL("DELETE FROM {} WHERE write_attempt <> ALL(%s)").format(table), (attempts,))
+    duplicates = later_duplicates(conn, good, dataset.id_column)
+    if duplicates:
+        conn.execute(sql.SQL("DELETE FROM {} WHERE (source_file, source_line) IN "
+                             "(SELECT * FROM unnest(%s::text[], %s::integer[]))").format(good),
+                     ([d.source_file for d in duplicates], [d.line_number for d in duplicates]))
+        by_name = {f.relative: f for f in files}
+        with conn.cursor().copy(sql.SQL("COPY {} (write_attempt, {}) FROM STDIN").format(
+                bad, sql.SQL(", ").join(map(sql.Identifier, LINE_COLUMNS)))) as copy:
+            for row in _duplicate_rows(duplicates, by_name, dataset):
+                copy.write_row(row)
+    return duplicates
 
 
-def _good_rows(table: StagingTable, columns: list[str], extra: dict[str, sql.Composable]) -> sql.Composed:
-    """SELECT of the staged good lines that are not later duplicates, as `columns`."""
-    sources = [extra.get(name, sql.Identifier(name)) for name in columns]
-    return sql.SQL("""SELECT {sources} FROM {staging} s
-        WHERE s.reason IS NULL AND s.write_attempt = ANY(%(attempts)s)
-          AND NOT EXISTS (SELECT 1 FROM later_duplicates d
-                          WHERE d.source_file = s.source_file AND d.line_number = s.line_number)""").format(
-        sources=sql.SQL(", ").join(sources), staging=table.identifier)
-
-
-def _insert_quarantine(conn: psycopg.Connection, table: StagingTable, dataset: Dataset,
-                       scan_day: date | None, version: int | None, attempts: list[int]) -> None:
+def _insert_quarantine(conn: psycopg.Connection, tables: StagingTables, dataset: Dataset,
+                       scan_day: date | None, version: int | None) -> None:
     conn.execute(sql.SQL("""
         INSERT INTO warehouse.quarantine
             (scan_day, dataset, watchlist_version, source_file, line_number, raw_text, reason, detail)
-        SELECT %(day)s::date, %(dataset)s, %(version)s::integer, source_file, line_number, coalesce(raw_text, ''), reason, detail
-        FROM {staging} WHERE reason IS NOT NULL AND write_attempt = ANY(%(attempts)s)
-        UNION ALL
-        SELECT %(day)s::date, %(dataset)s, %(version)s::integer, source_file, line_number, raw_text, reason, detail
-        FROM later_duplicates""").format(staging=table.identifier),
-        {"day": scan_day, "dataset": dataset.name, "version": version, "attempts": attempts})
+        SELECT %(day)s::date, %(dataset)s, %(version)s::integer, source_file, line_number, coalesce(raw_text, ''),
+               reason, detail
+        FROM {bad}""").format(bad=tables.identifier(tables.bad)),
+        {"day": scan_day, "dataset": dataset.name, "version": version})
 
 
 def _quarantined_by_reason(conn: psycopg.Connection, condition: sql.Composable, params: dict) -> dict[str, int]:
@@ -112,23 +115,47 @@ def _quarantined_by_reason(conn: psycopg.Connection, condition: sql.Composable, 
     return dict(conn.execute(query.format(condition), params).fetchall())
 
 
-def publish_day(conninfo: str, scan_day: date, dataset: Dataset, table: StagingTable, attempts: list[int],
-                columns: list[str], files: list[LandingFile], watchlist_version: int) -> tuple[Published, list[Duplicate]]:
+def _day_partitions(conn: psycopg.Connection, scan_day: date) -> list[str]:
+    return [row[0] for row in conn.execute("""
+        SELECT format('%%I.%%I', n.nspname, c.relname) FROM pg_inherits i
+        JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE i.inhparent = 'warehouse.passengers'::regclass
+          AND pg_get_expr(c.relpartbound, c.oid) = format('FOR VALUES IN (%%L)', %s::date)""", (scan_day,)).fetchall()]
+
+
+def _prepare_partition(conn: psycopg.Connection, tables: StagingTables, scan_day: date) -> None:
+    """The good table in the exact shape of a passengers partition, with the key index
+    and the CHECK that lets ATTACH skip scanning it; built before the publish lock."""
+    good = tables.identifier(tables.good)
+    conn.execute(sql.SQL("ALTER TABLE {} DROP COLUMN write_attempt").format(good))
+    conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK (scan_day = {})").format(
+        good, sql.Identifier(f"{tables.good}_day"), sql.Literal(scan_day)))
+    conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY (scan_day, scan_id)").format(
+        good, sql.Identifier(f"{tables.good}_pkey")))
+    conn.execute(sql.SQL("ANALYZE {}").format(good))
+
+
+def publish_day(conninfo: str, scan_day: date, dataset: Dataset, tables: StagingTables, attempts: list[int],
+                files: list[LandingFile], watchlist_version: int) -> tuple[Published, list[Duplicate]]:
     """Replace the day's passengers and passenger quarantine, and upsert its day_runs counts."""
-    with psycopg.connect(conninfo) as conn:
-        duplicates = later_duplicates(conn, table, attempts, dataset.id_column)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        duplicates = _settle(conn, tables, attempts, files, dataset)
+        _prepare_partition(conn, tables, scan_day)
+        inserted = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(tables.identifier(tables.good))).fetchone()[0]
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_DAY_LOCK, scan_day.toordinal()))
-            _stage_duplicates(conn, duplicates, {f.relative: f for f in files}, dataset)
-            params = {"day": scan_day, "attempts": attempts}
-            conn.execute("DELETE FROM warehouse.passengers WHERE scan_day = %(day)s", params)
+            # Dropping a partition needs ACCESS EXCLUSIVE on the parent: taken first, so two
+            # days publishing at once queue here instead of deadlocking on a lock upgrade.
+            # Held for milliseconds: everything slow happened above.
+            conn.execute("LOCK TABLE warehouse.passengers IN ACCESS EXCLUSIVE MODE")
+            for old in _day_partitions(conn, scan_day):
+                conn.execute(sql.SQL("DROP TABLE {}").format(sql.SQL(old)))
+            conn.execute(sql.SQL("ALTER TABLE {} SET SCHEMA warehouse").format(tables.identifier(tables.good)))
+            conn.execute(sql.SQL("ALTER TABLE warehouse.passengers ATTACH PARTITION {} FOR VALUES IN ({})").format(
+                sql.Identifier("warehouse", tables.good), sql.Literal(scan_day)))
+            params = {"day": scan_day}
             conn.execute("DELETE FROM warehouse.quarantine WHERE dataset = 'passengers' AND scan_day = %(day)s", params)
-            targets = ["scan_day", *columns, "source_file", "source_line"]
-            inserted = conn.execute(sql.SQL("INSERT INTO warehouse.passengers ({}) {}").format(
-                sql.SQL(", ").join(map(sql.Identifier, targets)),
-                _good_rows(table, targets, {"scan_day": sql.SQL("%(day)s"), "source_line": sql.SQL("line_number")})),
-                params).rowcount
-            _insert_quarantine(conn, table, dataset, scan_day, None, attempts)
+            _insert_quarantine(conn, tables, dataset, scan_day, None)
             by_reason = _quarantined_by_reason(
                 conn, sql.SQL("dataset = 'passengers' AND scan_day = %(day)s"), params)
             conn.execute("""
@@ -155,12 +182,12 @@ def known_watchlist_version(conninfo: str, content_hash: str) -> int | None:
         return _version_of(conn, content_hash)
 
 
-def publish_watchlist(conninfo: str, content_hash: str, dataset: Dataset, table: StagingTable,
-                      attempts: list[int], columns: list[str], file: LandingFile) -> tuple[int, Published | None]:
+def publish_watchlist(conninfo: str, content_hash: str, dataset: Dataset, tables: StagingTables,
+                      attempts: list[int], file: LandingFile) -> tuple[int, Published | None]:
     """A new watchlist version; (its id, counts), or (the id, None) when another run
     published the same content first."""
-    with psycopg.connect(conninfo) as conn:
-        duplicates = later_duplicates(conn, table, attempts, dataset.id_column)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        _settle(conn, tables, attempts, [file], dataset)
         with conn.transaction():
             row = conn.execute("""
                 INSERT INTO warehouse.watchlist_versions (content_hash, source_file, row_count, quarantined)
@@ -169,16 +196,17 @@ def publish_watchlist(conninfo: str, content_hash: str, dataset: Dataset, table:
             if row is None:
                 return _version_of(conn, content_hash), None
             version = row[0]
-            _stage_duplicates(conn, duplicates, {file.relative: file}, dataset)
-            targets = ["version_id", *columns, "source_line"]
-            inserted = conn.execute(sql.SQL("INSERT INTO warehouse.watchlist ({}) {}").format(
-                sql.SQL(", ").join(map(sql.Identifier, targets)),
-                _good_rows(table, targets, {"version_id": sql.SQL("%(version)s"), "source_line": sql.SQL("line_number")})),
-                {"version": version, "attempts": attempts}).rowcount
-            _insert_quarantine(conn, table, dataset, None, version, attempts)
+            targets = ["version_id", *dataset.staged, "source_line"]
+            types = dict(conn.execute("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                                      "WHERE attrelid = 'warehouse.watchlist'::regclass AND attnum > 0").fetchall())
+            sources = [sql.SQL("CAST({} AS {})").format(sql.Identifier(name), sql.SQL(types[name]))
+                       for name in targets[1:]]
+            inserted = conn.execute(sql.SQL("INSERT INTO warehouse.watchlist ({}) SELECT %(version)s, {} FROM {}").format(
+                sql.SQL(", ").join(map(sql.Identifier, targets)), sql.SQL(", ").join(sources),
+                tables.identifier(tables.good)), {"version": version}).rowcount
+            _insert_quarantine(conn, tables, dataset, None, version)
             by_reason = _quarantined_by_reason(
                 conn, sql.SQL("dataset = 'watchlist' AND watchlist_version = %(version)s"), {"version": version})
             conn.execute("UPDATE warehouse.watchlist_versions SET row_count = %s, quarantined = %s WHERE version_id = %s",
                          (inserted, sum(by_reason.values()), version))
     return version, Published(inserted, by_reason)
-

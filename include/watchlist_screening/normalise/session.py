@@ -6,17 +6,11 @@ from pyspark.sql import SparkSession
 SQL_SETTINGS = {
     # Timestamps leave Spark with an explicit offset; UTC keeps logs and tests plain.
     "spark.sql.session.timeZone": "UTC",
-    # Duplicate keys in a line: the last wins, as in from_json and Python's json module.
-    "spark.sql.variant.allowDuplicateKeys": "true",
     # No file split across partitions: line numbers depend on it (lines.py). Spark's split
     # size is min(maxPartitionBytes, max(openCostInBytes, bytes per core)): both must be
     # beyond any file (1 PiB, far from overflowing when summed over files).
     "spark.sql.files.maxPartitionBytes": str(1 << 50),
     "spark.sql.files.openCostInBytes": str(1 << 50),
-    # The checks make long generated methods; HotSpot does not JIT-compile methods over
-    # 8000 bytes, so above that Spark's per-expression code (split into small methods)
-    # runs faster than interpreted whole-stage code.
-    "spark.sql.codegen.hugeMethodLimit": "8000",
 }
 
 

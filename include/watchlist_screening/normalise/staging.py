@@ -1,46 +1,52 @@
 """Staging tables and the Spark → PostgreSQL write into them.
 
-Each Spark task finishes its records (finish.py) and streams them into the run's staging
-table with COPY (CSV written by pyarrow from the task's Arrow batches), several times
-faster than JDBC inserts.
+Each Spark task finishes its lines (finish.py) and streams them into the run's two staging
+tables with binary COPY from Arrow (ADBC's PostgreSQL driver): good rows into a table
+shaped like the warehouse table, bad lines into a quarantine table. Binary COPY spares
+PostgreSQL parsing 128 floats of text per row, the costliest part of a text COPY.
+
 Every row carries the task attempt that wrote it and the job collects which attempts
 succeeded: rows of a failed or superseded attempt (a retried task may have committed
-before failing) stay in staging but are never published.
+before failing) are removed or skipped at publish, never published.
 """
 from __future__ import annotations
 
-import io
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from typing import Iterator
 
+import adbc_driver_postgresql.dbapi as adbc
 import psycopg
 import pyarrow as pa
-import pyarrow.csv as pacsv
 from psycopg import sql
 from pyspark import TaskContext
 from pyspark.sql import DataFrame
 
-from watchlist_screening.normalise.finish import finish
+from watchlist_screening.normalise.finish import LINE_COLUMNS, finish
 from watchlist_screening.normalise.records import Dataset
 
 SCHEMA = "staging"
-LINE_COLUMNS = ("source_file", "line_number", "reason", "detail", "raw_text")
 _STATS_SCHEMA = ("write_attempt long, source_file string, reason string, "
                  "lines long, first_line int, last_line int")
 _STATS_ARROW_SCHEMA = pa.schema([("write_attempt", pa.int64()), ("source_file", pa.string()),
                                  ("reason", pa.string()), ("lines", pa.int64()),
                                  ("first_line", pa.int32()), ("last_line", pa.int32())])
+# Binary COPY needs each value in its column's exact wire type.
+_ARROW_TYPES = {"text": pa.string(), "integer": pa.int32(), "bigint": pa.int64(), "real": pa.float32(),
+                "date": pa.date32(), "timestamp with time zone": pa.timestamp("us", "UTC"),
+                "real[]": pa.list_(pa.float32()), "text[]": pa.list_(pa.string()), "date[]": pa.list_(pa.date32())}
 
 
 @dataclass(frozen=True)
-class StagingTable:
-    name: str                  # unquoted table name inside SCHEMA
-    columns: tuple[str, ...]   # in COPY order, after write_attempt
+class StagingTables:
+    good: str                # table names inside SCHEMA
+    bad: str
+    good_schema: pa.Schema   # what the writer sends, in order (write_attempt first)
+    bad_schema: pa.Schema
 
-    @property
-    def identifier(self) -> sql.Identifier:
-        return sql.Identifier(SCHEMA, self.name)
+    def identifier(self, name: str) -> sql.Identifier:
+        return sql.Identifier(SCHEMA, name)
 
 
 @dataclass(frozen=True)
@@ -52,53 +58,74 @@ class FileStats:
     last_line: int
 
 
-def create_staging_table(conn: psycopg.Connection, prefix: str, target: str, columns: list[str]) -> StagingTable:
-    """An UNLOGGED table, unique to this run, for the line columns and `columns` typed as
-    in the warehouse table `target` (so staging can never drift from it)."""
+def _arrow_schema(conn: psycopg.Connection, table: sql.Identifier, columns: list[str]) -> pa.Schema:
     types = dict(conn.execute(
         "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
-        "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped", (target,)).fetchall())
-    table = StagingTable(f"{prefix}_{uuid.uuid4().hex[:12]}", (*LINE_COLUMNS, *columns))
-    definitions = [sql.SQL("write_attempt bigint NOT NULL"), sql.SQL("source_file text NOT NULL"),
-                   sql.SQL("line_number integer NOT NULL"), sql.SQL("reason text"), sql.SQL("detail text"),
-                   sql.SQL("raw_text text")]
-    definitions += [sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(types[name])) for name in columns]
-    conn.execute(sql.SQL("CREATE UNLOGGED TABLE {} ({})").format(table.identifier, sql.SQL(", ").join(definitions)))
-    return table
+        "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+        (table.as_string(conn),)).fetchall())
+    return pa.schema([(name, _ARROW_TYPES[types[name]]) for name in columns])
 
 
-def drop_staging_table(conn: psycopg.Connection, table: StagingTable) -> None:
-    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(table.identifier))
+def create_staging_tables(conn: psycopg.Connection, prefix: str, target: str, dataset: Dataset,
+                          scan_day: date | None = None) -> StagingTables:
+    """The run's own tables: good rows typed as in the warehouse table `target` (so staging
+    can never drift from it) plus write_attempt; bad lines. With a scan day the good table
+    is LOGGED and can become the day's partition of `target` as it is (publish.py)."""
+    run = uuid.uuid4().hex[:12]
+    good, bad = f"{prefix}_{run}", f"{prefix}_{run}_bad"
+    ident = sql.Identifier(SCHEMA, good)
+    sent = ["write_attempt", "source_file", "source_line", *dataset.staged]
+    conn.execute(sql.SQL("CREATE {} TABLE {} (LIKE {} INCLUDING DEFAULTS)").format(
+        sql.SQL("" if scan_day else "UNLOGGED"), ident, sql.SQL(target)))
+    conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN write_attempt bigint NOT NULL").format(ident))
+    # duplicates are found by file and line (the watchlist keeps only the line)
+    conn.execute(sql.SQL("ALTER TABLE {} ADD COLUMN IF NOT EXISTS source_file text NOT NULL").format(ident))
+    if scan_day:
+        conn.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN scan_day SET DEFAULT {}").format(ident, sql.Literal(scan_day)))
+    for name, type_name, not_null in conn.execute(
+            "SELECT attname, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped", (ident.as_string(conn),)).fetchall():
+        if type_name == "jsonb":   # ADBC writes text; publish casts
+            conn.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN {} TYPE text").format(ident, sql.Identifier(name)))
+        if not_null and name not in sent and name != "scan_day":   # filled in at publish
+            conn.execute(sql.SQL("ALTER TABLE {} ALTER COLUMN {} DROP NOT NULL").format(ident, sql.Identifier(name)))
+    conn.execute(sql.SQL("""CREATE UNLOGGED TABLE {} (write_attempt bigint NOT NULL, source_file text NOT NULL,
+        line_number integer NOT NULL, reason text NOT NULL, detail text NOT NULL, raw_text text)""").format(
+        sql.Identifier(SCHEMA, bad)))
+    return StagingTables(good, bad, _arrow_schema(conn, ident, sent),
+                         _arrow_schema(conn, sql.Identifier(SCHEMA, bad), ["write_attempt", *LINE_COLUMNS]))
 
 
-def _csv_ready(batch: pa.RecordBatch, attempt: int) -> pa.RecordBatch:
-    return pa.RecordBatch.from_arrays([pa.repeat(pa.scalar(attempt, pa.int64()), batch.num_rows), *batch.columns],
-                                      names=["write_attempt", *batch.schema.names])
+def drop_staging_tables(conn: psycopg.Connection, tables: StagingTables) -> None:
+    """Drops what is still in staging (a published day's table has moved to warehouse)."""
+    for name in (tables.good, tables.bad):
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(tables.identifier(name)))
 
 
-def _copy_partition(conninfo: str, table: StagingTable, dataset: Dataset):
-    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT csv)").format(
-        table.identifier, sql.SQL(", ").join(map(sql.Identifier, ("write_attempt", *table.columns))))
+def _ingest(cursor, table: str, rows: pa.Table, schema: pa.Schema, attempt: int) -> None:
+    if rows.num_rows:
+        rows = rows.add_column(0, "write_attempt", pa.repeat(pa.scalar(attempt, pa.int64()), rows.num_rows))
+        cursor.adbc_ingest(table, rows.select(schema.names).cast(schema), mode="append", db_schema_name=SCHEMA)
 
+
+def _copy_partition(conninfo: str, tables: StagingTables, dataset: Dataset):
     def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        options = pacsv.WriteOptions(include_header=False)   # not picklable: made on the worker
         attempt = TaskContext.get().taskAttemptId()
         stats: dict[tuple[str, str | None], list[int]] = {}
         files: set[str] = set()
         try:
-            with psycopg.connect(conninfo) as conn, conn.cursor() as cursor:
-                with cursor.copy(statement) as copy:
-                    for batch in batches:
-                        if batch.num_rows == 0:
-                            continue
-                        files.update(batch.column("source_file").unique().to_pylist())
-                        finished = finish(batch, dataset)
-                        sink = io.BytesIO()
-                        pacsv.write_csv(_csv_ready(finished, attempt), sink, options)
-                        copy.write(sink.getbuffer())
-                        _count(finished, stats)
-        except psycopg.Error as error:
-            raise RuntimeError(f"staging lines of {', '.join(sorted(files))} into {table.name} failed: {error}") from error
+            with adbc.connect(conninfo) as conn, conn.cursor() as cursor:
+                for batch in batches:
+                    if batch.num_rows == 0:
+                        continue
+                    files.update(batch.column("source_file").unique().to_pylist())
+                    finished = finish(batch, dataset)
+                    _ingest(cursor, tables.good, finished.good, tables.good_schema, attempt)
+                    _ingest(cursor, tables.bad, finished.bad, tables.bad_schema, attempt)
+                    _count(finished, stats)
+                conn.commit()
+        except adbc.Error as error:
+            raise RuntimeError(f"staging lines of {', '.join(sorted(files))} into {tables.good} failed: {error}") from error
         yield pa.RecordBatch.from_pylist(
             [{"write_attempt": attempt, "source_file": file, "reason": reason,
               "lines": n, "first_line": first, "last_line": last}
@@ -107,8 +134,11 @@ def _copy_partition(conninfo: str, table: StagingTable, dataset: Dataset):
     return write
 
 
-def _count(batch: pa.RecordBatch, stats: dict[tuple[str, str | None], list[int]]) -> None:
-    grouped = pa.Table.from_batches([batch]).group_by(["source_file", "reason"]).aggregate(
+def _count(finished, stats: dict[tuple[str, str | None], list[int]]) -> None:
+    good = finished.good.select(["source_file", "source_line"]).rename_columns(["source_file", "line_number"])
+    lines = pa.concat_tables([good.append_column("reason", pa.nulls(good.num_rows, pa.string())),
+                              finished.bad.select(["source_file", "line_number", "reason"])])
+    grouped = lines.group_by(["source_file", "reason"]).aggregate(
         [("line_number", "count"), ("line_number", "min"), ("line_number", "max")])
     for row in grouped.to_pylist():
         key = (row["source_file"], row["reason"])
@@ -121,9 +151,9 @@ def _count(batch: pa.RecordBatch, stats: dict[tuple[str, str | None], list[int]]
 
 
 def write_to_staging(records: DataFrame, dataset: Dataset, conninfo: str,
-                     table: StagingTable) -> tuple[list[int], list[FileStats]]:
-    """Finish `records` (records.checked_records) and COPY them into `table`; returns the
+                     tables: StagingTables) -> tuple[list[int], list[FileStats]]:
+    """Finish `records` (records.checked_records) and COPY them into `tables`; returns the
     task attempts whose rows count and the line statistics per (file, reason) they wrote."""
-    rows = records.mapInArrow(_copy_partition(conninfo, table, dataset), _STATS_SCHEMA).collect()
+    rows = records.mapInArrow(_copy_partition(conninfo, tables, dataset), _STATS_SCHEMA).collect()
     attempts = sorted({row.write_attempt for row in rows})
     return attempts, [FileStats(r.source_file, r.reason, r.lines, r.first_line, r.last_line) for r in rows]
