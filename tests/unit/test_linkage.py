@@ -48,8 +48,23 @@ def test_photo_levels_never_weigh_less_as_similarity_rises(trained):
     photo = next(c for c in model["comparisons"] if c["output_column_name"] == comparisons.PHOTO)
     levels = [lvl for lvl in photo["comparison_levels"] if not lvl.get("is_null_level")]
     bayes_factors = [lvl["m_probability"] / lvl["u_probability"] for lvl in levels]
-    assert bayes_factors[0] >= max(bayes_factors[1:])
+    # pooled levels share one Bayes factor, equal up to rounding
+    assert all(a >= b * (1 - 1e-9) for a, b in zip(bayes_factors, bayes_factors[1:])), bayes_factors
     assert bayes_factors[-1] < 1  # dissimilar photos speak against a match
+
+
+def test_monotone_u_pools_violations_and_keeps_totals():
+    m = [0.30, 0.25, 0.20, 0.13, 0.07, 0.03, 0.015, 0.005]
+    u = [1e-9, 2e-8, 1e-8, 4e-7, 3e-6, 1e-6, 2e-4, 0.9997]  # levels 1-2 and 4-5 out of order
+    fixed = training.monotone_u(m, u)
+    bayes_factors = [mi / ui for mi, ui in zip(m, fixed)]
+    # pooled levels share one Bayes factor, equal up to rounding
+    assert all(a >= b * (1 - 1e-9) for a, b in zip(bayes_factors, bayes_factors[1:])), bayes_factors
+    assert sum(fixed) == pytest.approx(sum(u))
+    assert fixed[1] + fixed[2] == pytest.approx(u[1] + u[2])
+    assert fixed[0] == u[0] and fixed[3] == u[3] and fixed[-1] == u[-1]  # in order: untouched
+    in_order = [1e-9, 1e-8, 2e-8, 4e-7, 1e-6, 3e-6, 2e-4, 0.9997]
+    assert training.monotone_u(m, in_order) == in_order
 
 
 def test_blocking_finds_every_sighting_without_names(trained, landing):
@@ -88,3 +103,20 @@ def test_saved_model_reloaded_gives_identical_scores(trained, tmp_path):
     first = scoring.match_rows(con)
     scoring.score(con, json.loads(path.read_text()), threshold=0.01)
     assert scoring.match_rows(con) == first
+
+
+def test_name_rules_skip_keys_too_common_to_identify_anyone(landing):
+    con = duckdb.connect()
+    load_generated_day(con, landing, DAY)
+    # 30 watchlist entries and one passenger share a name (photos unrelated)
+    con.execute("UPDATE watchlist SET name_keys = ['ali hassan'] WHERE unique_id IN "
+                "(SELECT unique_id FROM watchlist ORDER BY unique_id LIMIT 30)")
+    scan = con.execute("SELECT unique_id FROM passengers ORDER BY unique_id LIMIT 1").fetchall()[0][0]
+    con.execute("UPDATE passengers SET name_keys = ['ali hassan'] WHERE unique_id = ?", [scan])
+
+    def rule_pairs(cap: int) -> int:
+        candidates.build_candidates(con, candidates.CandidateConfig(max_entries_per_rule_key=cap))
+        return con.execute("SELECT count(*) FROM candidate_pairs WHERE scan_id = ? AND via_rules", [scan]).fetchall()[0][0]
+
+    assert rule_pairs(cap=50) >= 30
+    assert rule_pairs(cap=20) < 30  # the shared name no longer pairs; a surname+DOB key still may

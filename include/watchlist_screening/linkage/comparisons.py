@@ -62,8 +62,19 @@ def _any_dob(condition: str) -> str:
     )
 
 
-def comparisons() -> list:
-    """Comparisons in a fixed order; M_PRIORS and training rely on the level order."""
+def _same_surname(term_frequencies: bool):
+    level = cll.CustomLevel("surname_norm_l = surname_norm_r", "Same surname")
+    if term_frequencies:
+        # A shared rare surname says more than a shared common one (Splink's TF adjustment).
+        level = level.configure(tf_adjustment_column="surname_norm", tf_adjustment_weight=1.0)
+    return level
+
+
+def comparisons(surname_term_frequencies: bool = False) -> list:
+    """Comparisons in a fixed order; M_PRIORS and training rely on the level order.
+
+    `surname_term_frequencies` is off by default: measured at scale a it did not help
+    (bench/results/linkage.json, "tf_surname")."""
     null_dobs = "all_dobs_l IS NULL OR all_dobs_r IS NULL OR len(all_dobs_l) = 0 OR len(all_dobs_r) = 0"
     return [
         cl.CosineSimilarityAtThresholds(PHOTO, list(PHOTO_THRESHOLDS)),
@@ -97,7 +108,7 @@ def comparisons() -> list:
                 cll.CustomLevel("len(list_intersect(name_keys_l, name_keys_r)) > 0", "Same name (any alias)"),
                 cll.CustomLevel(_best_name_similarity(0.95), "Name Jaro-Winkler >= 0.95 (any alias)"),
                 cll.CustomLevel(_best_name_similarity(0.88), "Name Jaro-Winkler >= 0.88 (any alias)"),
-                cll.CustomLevel("surname_norm_l = surname_norm_r", "Same surname"),
+                _same_surname(surname_term_frequencies),
                 cll.ElseLevel(),
             ],
             comparison_description="Names against primary name and every alias",

@@ -6,11 +6,12 @@ from splink import SettingsCreator
 from watchlist_screening.linkage.comparisons import comparisons
 
 
-def settings_creator(probability_two_random_records_match: float = 1e-6) -> SettingsCreator:
+def settings_creator(probability_two_random_records_match: float = 1e-6,
+                     surname_term_frequencies: bool = False) -> SettingsCreator:
     return SettingsCreator(
         link_type="link_only",
         unique_id_column_name="unique_id",
-        comparisons=comparisons(),
+        comparisons=comparisons(surname_term_frequencies),
         probability_two_random_records_match=probability_two_random_records_match,
         # Candidates come from our own photo-neighbour search (candidates.py).
         blocking_rules_to_generate_predictions=[],

@@ -48,6 +48,7 @@ class TrainingConfig:
     photo_sample_pairs: int = 50_000_000
     tail_fit_min_count: int = 100
     duplicate_min_similarity: float = 0.5
+    duplicate_search_max: int = 100_000
     min_duplicates: int = 10
     prior_pseudo_pairs: float = 20.0
     lambda_assumed_recall: float = 0.9
@@ -55,6 +56,7 @@ class TrainingConfig:
     appearance_correlated: tuple = (("nationality", "nationality"), ("place_of_birth", "place_of_birth_norm"))
     appearance_pseudo_pairs: float = 5.0
     impossible_height_difference_cm: float = 10.0
+    surname_term_frequencies: bool = False  # see comparisons.comparisons
     seed: int = 42
 
 
@@ -108,7 +110,7 @@ def _survival_with_fitted_tail(sims: np.ndarray, config: TrainingConfig):
 
 
 def photo_u(p_vecs: np.ndarray, w_vecs: np.ndarray, photo_m: list[float], lam: float,
-            config: TrainingConfig) -> tuple[list[float], dict]:
+            config: TrainingConfig, candidate_sims: np.ndarray | None = None) -> tuple[list[float], dict]:
     """u per photo level = smooth impostor tail + look-alikes.
 
     Look-alikes (doppelgangers) are more common than any smooth tail predicts, and they are
@@ -116,16 +118,25 @@ def photo_u(p_vecs: np.ndarray, w_vecs: np.ndarray, photo_m: list[float], lam: f
     threshold) over the expected true matches (λ·n) and the fitted tail, pooled over the
     whole band, and spread below the top level: a photo alone never outweighs a height or
     sex that cannot be the same person.
+
+    The smooth tail comes from a random sample; the similar pairs are counted over every
+    passenger × watchlist pair when `candidate_sims` (the photo similarities of the
+    candidate pairs, which hold each passenger's nearest photos) is given. At 1M × 1M a
+    50M-pair sample is 50 passengers and holds no look-alike at all.
     """
     rng = np.random.default_rng(config.seed)
     rows = min(len(p_vecs), max(1, config.photo_sample_pairs // max(1, len(w_vecs))))
     sample = p_vecs[rng.choice(len(p_vecs), rows, replace=False)] if rows < len(p_vecs) else p_vecs
     sims = (sample @ w_vecs.T).ravel()
-    n = sims.size
     survival, fit = _survival_with_fitted_tail(sims, config)
     edges = [1.0, *PHOTO_THRESHOLDS, -math.inf]
     fitted = [survival(lo) - survival(hi if hi < 1.0 else math.inf) for hi, lo in zip(edges[:-1], edges[1:])]
-    observed = np.bincount(_level_index(sims, PHOTO_THRESHOLDS), minlength=len(PHOTO_THRESHOLDS) + 1)
+    if candidate_sims is None:
+        n, counted = sims.size, sims
+    else:
+        n, counted = len(p_vecs) * len(w_vecs), candidate_sims[candidate_sims >= PHOTO_THRESHOLDS[-1]]
+    observed = np.bincount(_level_index(counted, PHOTO_THRESHOLDS), minlength=len(PHOTO_THRESHOLDS) + 1)
+    observed[-1] = n - observed[:-1].sum()
     expected_true = lam * n
     look_alikes = max(0.0, observed[:-1].sum() - expected_true - n * sum(fitted[:-1]))
     # at least one look-alike: a day that shows none has not shown they are impossible
@@ -142,11 +153,39 @@ def photo_u(p_vecs: np.ndarray, w_vecs: np.ndarray, photo_m: list[float], lam: f
     return u, {
         "source": "passenger x watchlist photo similarities: fitted impostor tail plus a pooled "
                   "look-alike rate (similar pairs beyond expected true matches)",
-        "sample_pairs": int(n), **fit,
+        "sample_pairs": int(sims.size), "pairs_counted": int(n),
+        "similar_pairs_from": "random sample" if candidate_sims is None else "candidate pairs (nearest photos)",
+        **fit,
         "observed_counts_per_level": observed.tolist(),
         "expected_true_matches": round(expected_true, 2),
         "look_alikes_in_sample": round(look_alikes, 2),
     }
+
+
+def monotone_u(m: list[float], u: list[float]) -> list[float]:
+    """u adjusted so that the Bayes factor m/u never rises from one level to the next
+    (levels ordered most similar first), by pooling adjacent violators.
+
+    Estimated u (a fitted tail plus a look-alike share) can leave a lower similarity level
+    weighing more than a higher one, which no reviewer could defend. A pool's Bayes factor
+    is its total m over its total u, so the pooled u keeps each pool's total: u still sums
+    to what it did, and m is left alone.
+    """
+    pools: list[list] = []  # [sum_m, sum_u, first_level, last_level]
+    for i, (mi, ui) in enumerate(zip(m, u)):
+        pools.append([mi, ui, i, i])
+        while len(pools) > 1 and pools[-2][0] * pools[-1][1] < pools[-1][0] * pools[-2][1]:
+            last = pools.pop()
+            pools[-1][0] += last[0]
+            pools[-1][1] += last[1]
+            pools[-1][3] = last[3]
+    out = list(u)
+    for sum_m, sum_u, first, last in pools:
+        if first == last or sum_m == 0:
+            continue
+        for i in range(first, last + 1):
+            out[i] = m[i] * sum_u / sum_m
+    return out
 
 
 def _shrunk(counts: np.ndarray, prior: list[float], pseudo: float) -> list[float]:
@@ -156,6 +195,12 @@ def _shrunk(counts: np.ndarray, prior: list[float], pseudo: float) -> list[float
 
 def duplicate_listing_m(con: duckdb.DuckDBPyConnection, w_ids, w_vecs, config: TrainingConfig) -> tuple[dict, dict]:
     """m for photo and physique from watchlist entries that list the same person twice."""
+    if len(w_ids) > config.duplicate_search_max:
+        # An exact search within a random subset: at 1M entries a second ANN index over the
+        # whole list would cost as much as the day's candidates, and a 10% subset still
+        # holds about 1% of the duplicate pairs (hundreds), plenty for a handful of m values.
+        keep = np.sort(np.random.default_rng(config.seed).choice(len(w_ids), config.duplicate_search_max, replace=False))
+        w_ids, w_vecs = [w_ids[i] for i in keep], w_vecs[keep]
     sims, idx = photo_neighbours(w_vecs, w_vecs, 4, CandidateConfig())
     pairs = {
         (min(i, int(j)), max(i, int(j))): float(s)
@@ -253,7 +298,7 @@ def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: Traini
     linker = Linker(
         [db_api.register(PASSENGERS, dataset_display_name=PASSENGERS),
          db_api.register(WATCHLIST, dataset_display_name=WATCHLIST)],
-        settings_creator(), log_level=logging.WARNING,
+        settings_creator(surname_term_frequencies=config.surname_term_frequencies), log_level=logging.WARNING,
     )
     linker.training.estimate_u_using_random_sampling(max_pairs=config.u_random_pairs, seed=config.seed)
     model = linker.misc.save_model_to_json()
@@ -276,8 +321,14 @@ def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: Traini
 
     notes["parameters"]["u_appearance_correlated"] = appearance_correlated_u(con, model, config)
     photo_levels = _non_null_levels(_comparison(model, PHOTO))
-    u, notes["parameters"]["u_" + PHOTO] = photo_u(
-        p_vecs, w_vecs, [lvl["m_probability"] for lvl in photo_levels], lam, config)
+    photo_m = [lvl["m_probability"] for lvl in photo_levels]
+    candidate_sims = con.sql(f"SELECT photo_similarity FROM {CANDIDATES}").fetchnumpy()["photo_similarity"]
+    u, photo_notes = photo_u(p_vecs, w_vecs, photo_m, lam, config, candidate_sims=np.asarray(candidate_sims))
+    monotone = monotone_u(photo_m, u)
+    if monotone != u:
+        photo_notes["u_before_monotone"], u = u, monotone
+        photo_notes["monotone"] = "adjacent levels pooled so match weights never fall as similarity rises"
+    notes["parameters"]["u_" + PHOTO] = photo_notes
     for level, value in zip(photo_levels, u):
         level["u_probability"] = value
     for comparison in model["comparisons"]:
