@@ -49,6 +49,13 @@ def save_model(dsn: str, model_dir: Path, model: dict, notes: dict, training_fro
     return version
 
 
+def training_notes(dsn: str, version: str) -> dict:
+    """The notes a model was saved with (where each parameter came from, labels used)."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT training_notes FROM warehouse.models WHERE model_version = %s", (version,)).fetchone()
+    return (row[0] if row else None) or {}
+
+
 def load_model(dsn: str, version: str | None = None) -> StoredModel | None:
     """The named model, or the most recently trained one; None if there is none."""
     query = "SELECT model_version, trained_at, training_from, training_to, model_json FROM warehouse.models"

@@ -196,9 +196,14 @@ def parameter_rows(model: dict, notes: Mapping[str, Any] | None = None) -> list[
         "m": None, "u": None, "bayes_factor": _bf(lam), "match_weight": _log2(_bf(lam)),
         "value": lam, "m_source": "", "u_source": lam_note.get("source", "model setting"),
     }]
+    label_m = ((notes or {}).get("labels", {}).get("m") or {})
+    label_m = label_m.get("comparisons", {}) if isinstance(label_m, dict) else {}
     for comparison in model["comparisons"]:
         name = comparison["output_column_name"]
-        if m_sources.get(name) == "data":
+        if name in label_m:
+            m_source = (f"reviewer labels ({notes['labels']['confirmed']} confirmed pairs), "
+                        "shrunk towards the stated prior")
+        elif m_sources.get(name) == "data":
             m_source = m_physical.get("source", "estimated from data")
         elif m_sources.get(name) == "prior":
             m_source = "stated prior (comparisons.M_PRIORS)"
@@ -366,6 +371,7 @@ def model_report_html(model_version: str, model: dict, notes: Mapping[str, Any] 
         "<h2>Match weights</h2>", _chart("match-weights", specs["match_weights"], eager=True),
         "<h2>m and u probabilities</h2>", _chart("m-u-parameters", specs["m_u_parameters"], eager=True),
         "<h2>Parameters and where they came from</h2>", "".join(table),
+        *label_section(notes),
         "<h2>Training notes</h2>",
         "<p>As recorded at training time (training.train → registry.save_model).</p>",
         f"<pre>{_esc(json.dumps(notes or {}, indent=2, default=str))}</pre>",
@@ -373,6 +379,41 @@ def model_report_html(model_version: str, model: dict, notes: Mapping[str, Any] 
         f"<details><summary>Splink model JSON</summary><pre>{_esc(json.dumps(model, indent=2, default=str))}</pre></details>",
     ]
     return _page(f"Model {model_version}", "\n".join(body))
+
+
+def label_section(notes: Mapping[str, Any] | None) -> list[str]:
+    """What reviewer labels changed: the labelled pairs kept at the pipeline's threshold
+    before and after, at the recommended threshold, and each refined m (empty without labels)."""
+    info = (notes or {}).get("labels")
+    if not info:
+        return []
+    out = ["<h2>Reviewer labels</h2>",
+           f"<p>{_esc(info.get('decided_pairs'))} reviewed pairs ({_esc(info.get('confirmed'))} confirmed, "
+           f"{_esc(info.get('false_positive'))} false positives; "
+           f"{_esc(info.get('pairs_with_records'))} with their records found).</p>"]
+    outcomes = [(label, info.get(key)) for label, key in
+                (("model before labels", "before"), ("model after labels", "after"),
+                 ("after labels, at the recommended threshold", "at_recommended_threshold"),
+                 ("model (labels left m unchanged)", "at_threshold")) if info.get(key)]
+    if outcomes:
+        out.append("<table><tr><th>labelled pairs scored by</th><th>threshold</th><th>confirmed kept</th>"
+                   "<th>false positives kept</th></tr>")
+        out += [f"<tr><td>{_esc(label)}</td>{_num(o['threshold'])}<td>{o['confirmed_kept']} of {o['confirmed']}</td>"
+                f"<td>{o['false_positives_kept']} of {o['false_positives']}</td></tr>" for label, o in outcomes]
+        out.append("</table>")
+    if info.get("recommended_threshold") is not None:
+        out.append(f"<p>Recommended match threshold: <b>{_esc(info['recommended_threshold'])}</b> "
+                   f"({_esc(info.get('calibration', ''))}).</p>")
+    m = info.get("m")
+    if isinstance(m, dict):
+        out.append("<table><tr><th>comparison</th><th>m before (prior)</th><th>m from labels</th><th>m used</th></tr>")
+        for name, change in m.get("comparisons", {}).items():
+            cells = ["<td>" + ", ".join(f"{v:.3f}" for v in change[k]) + "</td>" for k in ("before", "from_labels", "after")]
+            out.append(f"<tr><td>{_esc(name)}</td>{''.join(cells)}</tr>")
+        out.append("</table>")
+    elif m:
+        out.append(f"<p>m: {_esc(m)}</p>")
+    return out
 
 
 def write_model_report(report_dir: Path, model_version: str, model: dict, notes: Mapping[str, Any] | None = None,

@@ -12,6 +12,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from watchlist_screening.linkage import candidates, data, registry, scoring, training
+from watchlist_screening.linkage import labels as reviewer_labels
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +47,26 @@ def _prepared(dsn: str, day: dt.date, watchlist_version: int, config: candidates
 
 
 def ensure_model(dsn: str, day: dt.date, model_dir: Path, retrain: bool = False, max_age_days: int = 30,
-                 candidate_config: candidates.CandidateConfig = candidates.CandidateConfig()) -> str:
+                 candidate_config: candidates.CandidateConfig = candidates.CandidateConfig(), *,
+                 labels: list[dict] | None = None, match_threshold: float | None = None) -> str:
     """Return the model version to score `day` with, training one from the day if asked,
-    if there is none, or if the current one is older than `max_age_days`."""
+    if there is none, if the current one is older than `max_age_days`, or if `labels`
+    (reviewer decisions as AlertClient.fetch_review_labels returns them) hold decisions the
+    current model was not trained with. Labels refine the identity comparisons' m and
+    recommend a threshold (labels.py); `match_threshold` is the one their effect is
+    reported at (default: the pipeline's, WATCHLIST_MATCH_THRESHOLD)."""
     current = registry.load_model(dsn)
+    label_set = reviewer_labels.fingerprint(labels)
     if current and not retrain:
         age = (dt.datetime.now(dt.timezone.utc) - current.trained_at).days
-        if age <= max_age_days:
+        seen = registry.training_notes(dsn, current.version).get("labels", {}).get("fingerprint")
+        if age > max_age_days:
+            log.info("model %s is %d days old (> %d): retraining", current.version, age, max_age_days)
+        elif label_set is not None and label_set != seen:
+            log.info("model %s has not seen the current reviewer labels: retraining", current.version)
+        else:
             log.info("reusing model %s (trained %d days ago)", current.version, age)
             return current.version
-        log.info("model %s is %d days old (> %d): retraining", current.version, age, max_age_days)
     watchlist_version = day_watchlist_version(dsn, day)
     con, counts = _prepared(dsn, day, watchlist_version, candidate_config)
     if counts[data.PASSENGERS] == 0 or counts[data.WATCHLIST] == 0:
@@ -64,9 +75,24 @@ def ensure_model(dsn: str, day: dt.date, model_dir: Path, retrain: bool = False,
             return current.version
         raise training_data_error(day, counts)
     model, notes = training.train(con, counts)
+    con.close()
+    if label_set is not None:
+        if match_threshold is None:
+            from watchlist_screening.config import Settings
+
+            match_threshold = Settings.from_env().match_threshold
+        label_con = reviewer_labels.load_labelled_records(dsn, labels, watchlist_version)
+        model, notes["labels"] = reviewer_labels.apply_labels(label_con, model, labels, match_threshold)
+        label_con.close()
     version = registry.save_model(dsn, model_dir, model, notes, day, day, watchlist_version)
     log.info("trained model %s on %s: %s", version, day, notes["parameters"])
     return version
+
+
+def recommended_threshold(dsn: str, model_version: str, default: float) -> float:
+    """The threshold reviewer labels recommended for this model, else `default`."""
+    value = registry.training_notes(dsn, model_version).get("labels", {}).get("recommended_threshold")
+    return float(value) if value is not None else default
 
 
 def training_data_error(day: dt.date, counts: dict) -> ValueError:
