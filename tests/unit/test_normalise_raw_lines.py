@@ -70,6 +70,9 @@ def test_intact_and_empty_files_have_no_damage(tmp_path):
 def test_pick_lines_reads_the_wanted_numbers(tmp_path):
     file = _landing(tmp_path, "AMS.jsonl.gz", gzip.compress(b"one\ntwo\r\nthree\rfour"))
     assert list(pick_lines(file, [2, 4])) == [(2, "two"), (4, "four")]
+    many = _landing(tmp_path, "CDG.jsonl", b"".join(b"line %d\n" % n for n in range(1, 300_001)) + b"last")
+    assert list(pick_lines(many, [300_001, 7, 150_000])) == [(7, "line 7"), (150_000, "line 150000"),
+                                                             (300_001, "last")]
     assert [n for n, _ in iter_lines(file)] == [1, 2, 3, 4]
 
 

@@ -36,6 +36,15 @@ def test_normalise_name(raw, expected):
     assert normalise_name(raw) == expected
 
 
+@pytest.mark.parametrize("written, transliterated", [
+    ("Иван Петров", "Ivan Petrov"), ("Nguyễn Văn", "Nguyen Van"), ("Dvořák", "Dvorak"), ("Ελένη", "Eleni"),
+    ("Müller", "MULLER"), ("Zoë", "Zoe"), ("Łukasz", "Lukasz"),
+])
+def test_names_in_any_script_compare_with_their_latin_spelling(written, transliterated):
+    assert normalise_name(written) == normalise_name(transliterated)
+    assert normalise_names(pa.array([written])).to_pylist() == [normalise_name(transliterated)]
+
+
 def test_full_name_joins_the_normalised_parts():
     assert normalise_full_name("Jean-Luc", "Picard") == "jean luc picard"
     assert normalise_full_name("", "Picard") == "picard"

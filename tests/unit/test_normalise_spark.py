@@ -44,6 +44,8 @@ TRICKY_PASSENGER_LINES = [
     line(PASSENGER, airport="AMS\n"), line(PASSENGER, airport="ÅMS"), line(PASSENGER, height_cm=True),
     line(PASSENGER, direction=None, issuing_country=None), line(PASSENGER).replace('"sex": "F"', '"sex": "M", "sex": "F"'),
     "\ufeff" + line(PASSENGER), line(PASSENGER, face_embedding=[0] * 128), line(PASSENGER, extra_field={"a": 1}),
+    line(PASSENGER, face_embedding=[float("nan")] * 128), line(PASSENGER, face_embedding=[None] * 128),
+    line(PASSENGER, eye_colour="violet"),
     "{'scan_id': 'S1'}", '{"scan_id": "\\ud800"}', line(PASSENGER).replace("{", "{\t", 1),
     line(PASSENGER) + ",", " " + line(PASSENGER), "123", '"text"', "null",
 ]

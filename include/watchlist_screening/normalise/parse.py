@@ -9,7 +9,7 @@ with the checks the contract needs (measured on the bench data), and it is stric
 the contract is: no NaN, no trailing data, no bool for a number, real calendar dates.
 
 Where msgspec is more lenient than the contract, the type is narrowed: date-times are
-taken as text matching the reference pattern and converted by rules.parse_date_time (msgspec
+taken as text matching the reference pattern and converted as the reference does (msgspec
 would accept a space for the 'T'); embeddings are checked for a finite, non-zero length
 by the caller on the whole batch (finish.py), with the reference's arithmetic.
 """
@@ -22,7 +22,7 @@ import msgspec
 
 from watchlist_screening.normalise import contract as c
 from watchlist_screening.normalise.contract import Field, Kind
-from watchlist_screening.normalise.rules import DATE_TIME_PATTERN, parse_date_time
+from watchlist_screening.normalise.rules import DATE_TIME_PATTERN, date_time_of_pattern
 from watchlist_screening.normalise.validate import BOM
 
 _DATE_TIME_TEXT = Annotated[str, msgspec.Meta(pattern=rf"\A{DATE_TIME_PATTERN}\Z")]
@@ -105,7 +105,7 @@ class Tier1:
         for name in self._date_times:
             text = getattr(record, name)
             if text is not None:
-                value = parse_date_time(text)
+                value = date_time_of_pattern(text)   # msgspec checked the pattern
                 if value is None:
                     return None
                 setattr(record, name, value)

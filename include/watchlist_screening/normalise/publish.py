@@ -14,6 +14,8 @@ landing files on the driver (few lines, read in one pass per file).
 """
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass
 from datetime import date
 from itertools import groupby
@@ -30,6 +32,7 @@ from watchlist_screening.normalise.finish import LINE_COLUMNS
 from watchlist_screening.normalise.records import Dataset
 from watchlist_screening.normalise.staging import StagingTables
 
+log = logging.getLogger(__name__)
 _DAY_LOCK = 0x5C12EF   # advisory lock namespace: one publisher per scan day at a time
 
 
@@ -132,15 +135,18 @@ def _prepare_partition(conn: psycopg.Connection, tables: StagingTables, scan_day
         good, sql.Identifier(f"{tables.good}_day"), sql.Literal(scan_day)))
     conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY (scan_day, scan_id)").format(
         good, sql.Identifier(f"{tables.good}_pkey")))
-    conn.execute(sql.SQL("ANALYZE {}").format(good))
 
 
 def publish_day(conninfo: str, scan_day: date, dataset: Dataset, tables: StagingTables, attempts: list[int],
                 files: list[LandingFile], watchlist_version: int) -> tuple[Published, list[Duplicate]]:
     """Replace the day's passengers and passenger quarantine, and upsert its day_runs counts."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
+        started = time.monotonic()
         duplicates = _settle(conn, tables, attempts, files, dataset)
+        settled = time.monotonic()
         _prepare_partition(conn, tables, scan_day)
+        log.info("%s: duplicates settled in %.1f s, partition indexed in %.1f s",
+                 scan_day, settled - started, time.monotonic() - settled)
         inserted = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(tables.identifier(tables.good))).fetchone()[0]
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_DAY_LOCK, scan_day.toordinal()))

@@ -66,14 +66,30 @@ def iter_lines(file: LandingFile) -> Iterator[tuple[int, bytes]]:
 
 
 def pick_lines(file: LandingFile, wanted: Iterable[int]) -> Iterator[tuple[int, str]]:
-    """The text of the wanted line numbers, read in one pass."""
-    wanted = set(wanted)
-    last = max(wanted, default=0)
-    for number, line in iter_lines(file):
-        if number in wanted:
-            yield number, line.decode("utf-8", errors="replace")
-        if number >= last:
-            return
+    """The text of the wanted line numbers, read in one pass. Chunks that end no wanted
+    line are only counted, not split: a few duplicates in a day of a million lines cost a
+    read of the files, not a Python object per line."""
+    todo = sorted(set(wanted), reverse=True)   # the next wanted number last
+    splitter = LineSplitter()
+    number = 0
+    with _open(file) as stream:
+        for chunk in _chunks(stream):
+            if not todo:
+                return
+            if b"\r" not in chunk and b"\r" not in splitter.pending:
+                ended = chunk.count(b"\n")   # lines ending in this chunk, the pending one first
+                if number + ended < todo[-1]:
+                    number += ended
+                    splitter.pending = chunk[chunk.rfind(b"\n") + 1:] if ended else splitter.pending + chunk
+                    continue
+            for line in splitter.feed(chunk):
+                number += 1
+                if todo and number == todo[-1]:
+                    todo.pop()
+                    yield number, line.decode("utf-8", errors="replace")
+    for line in splitter.finish():
+        if todo and number + 1 == todo[-1]:
+            yield number + 1, line.decode("utf-8", errors="replace")
 
 
 @dataclass(frozen=True)

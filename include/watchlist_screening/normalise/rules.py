@@ -60,6 +60,11 @@ def parse_date_time(text: str) -> datetime | None:
     """RFC 3339 date-time with a UTC offset, else None."""
     if not _DATE_TIME.fullmatch(text):
         return None
+    return date_time_of_pattern(text)
+
+
+def date_time_of_pattern(text: str) -> datetime | None:
+    """parse_date_time for a text already known to match DATE_TIME_PATTERN."""
     try:
         return datetime.fromisoformat(text.upper().replace("Z", "+00:00"))
     except ValueError:
