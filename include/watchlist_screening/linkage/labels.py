@@ -33,8 +33,11 @@ from watchlist_screening.linkage.data import PASSENGERS, WATCHLIST
 
 LABELS = "reviewer_labels"
 LABEL_BLOCKED_PAIRS = "reviewer_label_blocked_pairs"
-# Comparisons whose m is a stated prior: disguise behaviour, learnable only from labels.
-LABELLED_COMPARISONS = ("names", "date_of_birth", "place_of_birth", "nationality", "height_cm")
+# Comparisons whose m is a stated prior of disguise behaviour, learnable only from labels.
+# Not height: alerts are selected on physique, so confirmed pairs under-represent larger
+# measured differences (at scale a, labels on height cost a sighting; without it they
+# cost nothing and cut false alerts at thresholds below 0.3).
+LABELLED_COMPARISONS = ("names", "date_of_birth", "place_of_birth", "nationality")
 # Labelled records as data.load_arrow expects them; reviews span many days, so by id.
 _LABELLED_PASSENGERS_SQL = """
 SELECT DISTINCT ON (scan_id) scan_id AS unique_id, surname_norm, full_name_norm, date_of_birth,
