@@ -5,11 +5,10 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from tests.unit.linkage_data import load_generated_day
-from watchlist_screening.linkage import candidates, grouping, scoring, training
+from tests.unit.linkage_data import DAY, generate_day, trained_day
+from watchlist_screening.linkage import grouping, scoring, training
 from watchlist_screening.linkage.grouping import GroupingConfig, clique_groups, cluster_metrics
 
-DAY = "2026-11-21"
 
 
 def _edges_table(con, edges):
@@ -66,16 +65,8 @@ def test_config_rejects_unknown_method():
 
 @pytest.fixture(scope="module")
 def scored_day(tmp_path_factory):
-    from watchlist_screening.generator.cli import main as generate
-
-    root = tmp_path_factory.mktemp("landing")
-    assert generate(["--landing-dir", str(root), "--date", DAY, "--watchlist-size", "3000", "--airports", "LHR,CDG",
-                     "--passengers-per-airport", "2000", "--sightings", "16", "--seed", "5",
-                     "--watchlist-duplicates-share", "0.05"]) == 0
-    con = duckdb.connect()
-    counts = load_generated_day(con, root, DAY)
-    counts["candidate_pairs"] = candidates.build_candidates(con)
-    model, _ = training.train(con, counts, training.TrainingConfig(u_random_pairs=2e5, photo_sample_pairs=5_000_000))
+    root = generate_day(tmp_path_factory.mktemp("landing"), 3000, 2000, 16, 5, "--watchlist-duplicates-share", "0.05")
+    con, _, model, _ = trained_day(root, training.TrainingConfig(u_random_pairs=2e5, photo_sample_pairs=5_000_000))
     scoring.score(con, model, threshold=0.5)
     return con, model, root
 

@@ -7,32 +7,22 @@ import json
 import duckdb
 import pytest
 
-from tests.unit.linkage_data import load_generated_day
+from tests.unit.linkage_data import DAY, generate_day, load_generated_day, trained_day
 from watchlist_screening.evaluate import evaluate, load_truth
 from watchlist_screening.linkage import candidates, comparisons, scoring, training
 from watchlist_screening.linkage.settings import settings_creator
 
-DAY = "2026-11-21"
 SIGHTINGS = 24
 
 
 @pytest.fixture(scope="module")
 def landing(tmp_path_factory):
-    from watchlist_screening.generator.cli import main as generate
-
-    root = tmp_path_factory.mktemp("landing")
-    assert generate(["--landing-dir", str(root), "--date", DAY, "--watchlist-size", "5000", "--airports", "LHR,CDG",
-                     "--passengers-per-airport", "5000", "--sightings", str(SIGHTINGS), "--seed", "14"]) == 0
-    return root
+    return generate_day(tmp_path_factory.mktemp("landing"), watchlist=5000, per_airport=5000, sightings=SIGHTINGS, seed=14)
 
 
 @pytest.fixture(scope="module")
 def trained(landing):
-    con = duckdb.connect()
-    counts = load_generated_day(con, landing, DAY)
-    counts["candidate_pairs"] = candidates.build_candidates(con)
-    model, notes = training.train(con, counts)
-    return con, counts, model, notes
+    return trained_day(landing)
 
 
 def test_priors_fit_the_comparison_levels():

@@ -4,30 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
 import pytest
 
-from tests.unit.linkage_data import load_generated_day
+from tests.unit.linkage_data import DAY, generate_day, trained_day
 from watchlist_screening.evaluate import load_truth
-from watchlist_screening.linkage import candidates, labels, scoring, training
+from watchlist_screening.linkage import labels, scoring, training
 from watchlist_screening.linkage.comparisons import M_PRIORS, PHOTO
-
-DAY = "2026-11-21"
 
 
 @pytest.fixture(scope="module")
 def day(tmp_path_factory):
-    from watchlist_screening.generator.cli import main as generate
-
-    root = tmp_path_factory.mktemp("landing")
-    assert generate(["--landing-dir", str(root), "--date", DAY, "--watchlist-size", "4000", "--airports", "LHR,CDG",
-                     "--passengers-per-airport", "4000", "--sightings", "30", "--seed", "23"]) == 0
-    con = duckdb.connect()
-    counts = load_generated_day(con, root, DAY)
-    counts["candidate_pairs"] = candidates.build_candidates(con)
-    model, _ = training.train(con, counts, training.TrainingConfig(u_random_pairs=3e5, photo_sample_pairs=8_000_000))
-    truth = load_truth(root, dt.date.fromisoformat(DAY))
-    return con, model, truth
+    landing = generate_day(tmp_path_factory.mktemp("landing"), watchlist=4000, per_airport=4000, sightings=30, seed=23)
+    con, _, model, _ = trained_day(landing, training.TrainingConfig(u_random_pairs=3e5, photo_sample_pairs=8_000_000))
+    return con, model, load_truth(landing, dt.date.fromisoformat(DAY))
 
 
 def _reviewed(con, model, truth, threshold=0.01) -> list[dict]:

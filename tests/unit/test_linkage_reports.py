@@ -5,27 +5,18 @@ from __future__ import annotations
 import json
 import re
 
-import duckdb
 import pytest
 
-from tests.unit.linkage_data import load_generated_day
-from watchlist_screening.linkage import candidates, reports, scoring, training
+from tests.unit.linkage_data import DAY, generate_day, trained_day
+from watchlist_screening.linkage import reports, scoring, training
 from watchlist_screening.linkage.comparisons import M_PRIORS
 
-DAY = "2026-11-21"
 
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
-    from watchlist_screening.generator.cli import main as generate
-
-    root = tmp_path_factory.mktemp("landing")
-    assert generate(["--landing-dir", str(root), "--date", DAY, "--watchlist-size", "3000", "--airports", "LHR,CDG",
-                     "--passengers-per-airport", "2000", "--sightings", "12", "--seed", "8"]) == 0
-    con = duckdb.connect()
-    counts = load_generated_day(con, root, DAY)
-    counts["candidate_pairs"] = candidates.build_candidates(con)
-    model, notes = training.train(con, counts, training.TrainingConfig(u_random_pairs=2e5, photo_sample_pairs=5_000_000))
+    landing = generate_day(tmp_path_factory.mktemp("landing"), watchlist=3000, per_airport=2000, sightings=12, seed=8)
+    con, _, model, notes = trained_day(landing, training.TrainingConfig(u_random_pairs=2e5, photo_sample_pairs=5_000_000))
     scoring.score(con, model, threshold=0.5)
     return con, model, notes
 
