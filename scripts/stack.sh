@@ -19,7 +19,7 @@ _stack_default ALERTS_PIPELINE_TOKEN '$(secret pipeline_token)'
 _stack_default ALERTS_REVIEWER_TOKEN '$(secret reviewer_token)'
 _stack_default ALERTS_LABEL_TOKEN '$(secret label_token)'
 _stack_default AIRFLOW_CONN_WAREHOUSE_POSTGRES 'postgresql://pipeline:${pipeline_pw}@127.0.0.1:${PG_PORT}/warehouse'
-_stack_default AIRFLOW_CONN_ALERTING_SERVICE '{"conn_type": "http", "host": "127.0.0.1", "port": ${ALERTS_LB_PORT}, "schema": "http", "password": "$(secret pipeline_token)"}'
+_stack_default AIRFLOW_CONN_ALERTING_SERVICE '{"conn_type": "http", "host": "127.0.0.1", "port": ${ALERTS_LB_PORT}, "schema": "http", "password": "$(secret pipeline_token)", "extra": {"label_token": "$(secret label_token)"}}'
 _stack_default AIRFLOW_CONN_SPARK_DEFAULT '{"conn_type": "spark", "host": "local[*]"}'
 unset -f _stack_default
 ENV

@@ -15,6 +15,8 @@ ALERTING_CONN_ID = "alerting_service"
 class AlertingEndpoint:
     base_url: str
     token: str
+    # reads reviewer decisions (GET /v1/reviews) for training; None: no labels are used
+    label_token: str | None = None
 
 
 def _connection(conn_id: str):
@@ -49,7 +51,12 @@ def alerting_endpoint() -> AlertingEndpoint:
     conn = _connection(ALERTING_CONN_ID)
     settings = Settings.from_env()
     if conn is None:
-        return AlertingEndpoint(settings.alerts_url, settings.pipeline_token)
+        return AlertingEndpoint(settings.alerts_url, settings.pipeline_token, settings.label_token)
     scheme = conn.schema or "http"
     port = f":{conn.port}" if conn.port else ""
-    return AlertingEndpoint(f"{scheme}://{conn.host}{port}", conn.password or settings.pipeline_token)
+    label_token = (conn.extra_dejson or {}).get("label_token") or settings.label_token
+    if label_token:
+        from airflow.sdk.log import mask_secret
+
+        mask_secret(label_token)
+    return AlertingEndpoint(f"{scheme}://{conn.host}{port}", conn.password or settings.pipeline_token, label_token)

@@ -24,6 +24,7 @@ class Settings:
     warehouse_dsn: str
     alerts_url: str
     pipeline_token: str
+    label_token: str | None
     model_dir: Path
     report_dir: Path
     # Where reviewers open report_dir's pages (the review page serves them); None: file:// links
@@ -42,6 +43,7 @@ class Settings:
             ),
             alerts_url=_env("ALERTS_URL", "http://127.0.0.1:8088"),
             pipeline_token=_env("ALERTS_PIPELINE_TOKEN", ""),
+            label_token=_env("ALERTS_LABEL_TOKEN", "") or None,
             model_dir=Path(_env("WATCHLIST_MODEL_DIR", str(LOCAL_DIR / "models"))),
             report_dir=Path(_env("WATCHLIST_REPORT_DIR", str(LOCAL_DIR / "reports"))),
             report_base_url=_env("WATCHLIST_REPORT_BASE_URL", "") or None,

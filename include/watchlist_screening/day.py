@@ -58,13 +58,35 @@ def prepare_day(params: dict, ds: str) -> dict:
     }
 
 
+def review_labels() -> list[dict] | None:
+    """Every reviewer decision so far, for training; None without a label token or when the
+    service cannot answer (screening never waits for labels: the model trains without them
+    and takes them up on a later day)."""
+    from watchlist_screening.alerts.client import AlertClient, AlertDeliveryError
+
+    endpoint = alerting_endpoint()
+    if not endpoint.label_token:
+        log.info("no label token (connection alerting_service extra label_token / ALERTS_LABEL_TOKEN): "
+                 "training without reviewer labels")
+        return None
+    try:
+        with AlertClient(endpoint.base_url, endpoint.label_token) as client:
+            labels, _ = client.fetch_review_labels()
+    except AlertDeliveryError as exc:
+        log.warning("reviewer labels unavailable (%s): training without them", exc)
+        return None
+    log.info("%d reviewer decision(s) available for training", len(labels))
+    return labels
+
+
 def ensure_model(prepared: dict) -> str:
     from watchlist_screening.linkage.screen_day import DayNotLoaded, ensure_model as ensure
 
     settings = Settings.from_env()
     try:
         return ensure(warehouse_dsn(), dt.date.fromisoformat(prepared["scan_day"]), settings.model_dir,
-                      retrain=prepared["retrain"], max_age_days=settings.model_max_age_days)
+                      retrain=prepared["retrain"], max_age_days=settings.model_max_age_days,
+                      labels=review_labels(), match_threshold=prepared["match_threshold"])
     except (DayNotLoaded, ValueError) as exc:
         raise _fail(str(exc)) from exc
 

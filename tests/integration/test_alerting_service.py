@@ -501,6 +501,33 @@ def test_decisions_reach_the_pipeline_as_labels(replicas, alerts_db_dsn):
     assert rows == [("label-0", "false_positive"), ("label-1", "false_positive"), ("label-2", "needs_info")]
 
 
+def test_the_dag_reads_decisions_through_its_alerting_connection(replicas, monkeypatch, capsys, caplog):
+    """day.review_labels (the ensure_model task's input): the label token rides in the
+    alerting_service connection's extra; no token or no service means no labels, not a
+    failed day."""
+    from watchlist_screening import day
+
+    alert_id = created_id(replicas[0].url, an_alert("dag-label-1", day=fresh_day()))
+    patch(replicas[0].url, alert_id, {"decision": "confirmed", "reviewer": "Ann"})
+    port = replicas[1].port
+
+    def connection(**extra) -> str:
+        return json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": port, "schema": "http",
+                           "password": PIPELINE_TOKEN, "extra": extra})
+    monkeypatch.setenv("AIRFLOW_CONN_ALERTING_SERVICE", connection(label_token=LABEL_TOKEN))
+    labels = day.review_labels()
+    assert ("dag-label-1", "W-1") in latest_decisions(labels)
+
+    monkeypatch.delenv("ALERTS_LABEL_TOKEN", raising=False)
+    monkeypatch.setenv("AIRFLOW_CONN_ALERTING_SERVICE", connection())
+    assert day.review_labels() is None
+    port = free_port()  # nothing listens there
+    monkeypatch.setenv("AIRFLOW_CONN_ALERTING_SERVICE", connection(label_token=LABEL_TOKEN))
+    assert day.review_labels() is None
+    captured = capsys.readouterr()  # Airflow's structlog writes to stdout, plain logging to caplog
+    assert "reviewer labels unavailable" in captured.out + captured.err + caplog.text
+
+
 def test_reviewer_names_and_notes_never_reach_the_logs(replicas):
     alert_id = created_id(replicas[0].url, an_alert("review-log"))
     patch(replicas[0].url, alert_id, {"decision": "confirmed", "reviewer": "Zebulon Quist", "note": "Sighted-XY"})
