@@ -21,6 +21,12 @@ beside the model:
     them, u by random sampling, λ from deterministic rules, m by EM;
   - photo threshold: alert on every candidate pair at or above the photo cosine that
     maximised F1 on the training seed.
+  - recommended threshold: the most precise one keeping sighting recall >= 0.99 on the
+    training seed, with its figures on the test day;
+  - model with labels: the training seed's alerts at the pipeline's threshold decided by a
+    reviewer with the truth, fed to labels.apply_labels, the refined model scored on the
+    test day (at the pipeline's and the labels' recommended threshold);
+  - --tf-variant: the model with a term-frequency adjusted surname level.
 Then FEBRL4 (febrl.py). Figures go to stdout and bench/results/linkage.json.
 """
 from __future__ import annotations
@@ -48,15 +54,20 @@ sys.path.insert(0, str(REPO / "include"))
 
 from watchlist_screening.evaluate import evaluate, load_truth  # noqa: E402
 from watchlist_screening.linkage import candidates, grouping, jsonl_loader, scoring, training  # noqa: E402
+from watchlist_screening.linkage import labels as reviewer_labels  # noqa: E402
 from watchlist_screening.linkage.data import PASSENGERS, WATCHLIST  # noqa: E402
 
 DAY = "2026-11-21"
 SCALES = {
     "a": {"watchlist": 20_000, "airports": "LHR,CDG", "per_airport": 50_000, "sightings": 200,
           "seed": 101, "train_seed": 202},
+    # a minute end to end: checks the bench itself before a long run
+    "smoke": {"watchlist": 3_000, "airports": "LHR,CDG", "per_airport": 3_000, "sightings": 20,
+              "seed": 11, "train_seed": 12},
     "b": {"watchlist": 1_000_000, "airports": "LHR,CDG", "per_airport": 500_000, "sightings": 1_000,
           "seed": 303, "train_seed": 202, "train_scale": "a"},
 }
+DUCKDB_MEMORY_GB = 6.0  # replaced in main() by --duckdb-memory-gb
 THRESHOLD = 0.5  # replaced in main() by --threshold / the pipeline's WATCHLIST_MATCH_THRESHOLD
 log = logging.getLogger("linkage_eval")
 
@@ -256,16 +267,44 @@ def photo_threshold(train: dict, test: dict) -> tuple[list, dict]:
                     "training_f1": round(best[0], 4)}
 
 
-def model_curve(test: dict, truth, passengers: int) -> list[dict]:
+CURVE_THRESHOLDS = (0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7, 0.9, 0.99)
+TARGET_RECALL, TARGET_PRECISION = 0.99, 0.95
+
+
+def model_curve(pairs: list, match_weight: np.ndarray, truth, passengers: int) -> list[dict]:
     """The model's recall/precision at other thresholds (same scores as scoring.score)."""
     out = []
-    for prob in (0.01, 0.1, 0.3, 0.5, 0.9, 0.99, 0.999):
+    for prob in CURVE_THRESHOLDS:
         w = np.log2(prob / (1 - prob))
-        alerts = [p for p, keep in zip(test["pairs"], test["match_weight"] >= w) if keep]
+        alerts = [p for p, keep in zip(pairs, match_weight >= w) if keep]
         m = metrics(truth, alerts, passengers)
         out.append({"threshold": prob, **{k: m[k] for k in ("sighting_recall", "alert_precision", "alerts",
                                                              "false_alerts_per_100k_passengers")}})
     return out
+
+
+def recommend_threshold(curve: list[dict]) -> dict:
+    """The threshold to alert at, chosen on the training seed (not the day it is judged on):
+    the most precise one that keeps sighting recall >= TARGET_RECALL; the highest-recall one
+    if none does."""
+    ok = [c for c in curve if c["sighting_recall"] >= TARGET_RECALL]
+    pool = ok or [max(curve, key=lambda c: (c["sighting_recall"], c["alert_precision"]))]
+    best = max(pool, key=lambda c: (c["alert_precision"], -c["threshold"]))
+    return {"threshold": best["threshold"], "on_training_seed": best,
+            "rule": f"most precise threshold with training-seed sighting recall >= {TARGET_RECALL}"}
+
+
+def scored_metrics(con, truth, passengers: int, thresholds, decoy=None) -> dict:
+    """Metrics of the `matches` table (scored at or below every threshold) per threshold."""
+    rows = con.execute(f"SELECT scan_id, subject_id, match_probability FROM {scoring.MATCHES}").fetchall()
+    return {str(t): metrics(truth, [(s, w) for s, w, p in rows if p >= t], passengers, decoy) for t in thresholds}
+
+
+def reviewed_labels(con, truth) -> list[dict]:
+    """Reviewer decisions on every alert in `matches`, as a reviewer with the truth would make them."""
+    rows = con.execute(f"SELECT scan_id, subject_id FROM {scoring.MATCHES} ORDER BY scan_id, subject_id").fetchall()
+    return [{"review_id": i, "scan_id": s, "subject_id": w,
+             "decision": "confirmed" if w in truth.get(s, ()) else "false_positive"} for i, (s, w) in enumerate(rows)]
 
 
 # ----------------------------------------------------------------------------- typical Splink
@@ -314,65 +353,31 @@ def typical_splink(con: duckdb.DuckDBPyConnection) -> tuple[list, dict]:
 
 # ----------------------------------------------------------------------------- one scale
 
-def prepare(landing: Path, steps: dict | None = None, candidate_mode: str = "pipeline", checkpoint=lambda: None):
-    """Load + candidates (timed into `steps` when given). candidate_mode "pipeline" is
-    candidates.build_candidates (photo neighbours OR name/DOB rules); "photo-only" keeps
-    its photo-neighbour half only (see photo_only_candidates)."""
+def prepare(landing: Path, steps: dict | None = None, checkpoint=lambda: None):
+    """Load + candidates.build_candidates (photo neighbours OR name/DOB rules), timed into
+    `steps` when given."""
     steps = {} if steps is None else steps
     con = duckdb.connect()
     # DuckDB's default (80% of RAM) leaves faiss and numpy nothing: spill instead of OOM
-    con.execute(f"SET memory_limit='{max(2, int(psutil.virtual_memory().total / 2**30 * 0.5))}GB'")
+    con.execute(f"SET memory_limit='{DUCKDB_MEMORY_GB}GB'")
     with step(steps, "load"):
         counts = jsonl_loader.load_generated_day(con, landing, DAY)
     checkpoint()
     with step(steps, "candidates"):
-        if candidate_mode == "photo-only":
-            counts["candidate_pairs"] = photo_only_candidates(con)
-        else:
-            counts["candidate_pairs"] = candidates.build_candidates(con)
+        counts["candidate_pairs"] = candidates.build_candidates(con)
     return con, counts
 
 
-def photo_only_candidates(con: duckdb.DuckDBPyConnection, config: candidates.CandidateConfig = candidates.CandidateConfig()) -> int:
-    """build_candidates without the name/DOB rules: the same faiss search, the same two
-    tables. At 1,000,000 × 1,000,000 the 'same name under any alias' rule alone yields
-    ~150M pairs (common names × aliases) and build_candidates ran out of memory, so the
-    large scale measures the rest of the pipeline on photo candidates."""
-    import pyarrow as pa
-
-    from watchlist_screening.linkage.data import embeddings
-
-    p_ids, p_vecs = embeddings(con, PASSENGERS)
-    w_ids, w_vecs = embeddings(con, WATCHLIST)
-    t0 = time.perf_counter()
-    sims, idx = candidates.photo_neighbours(p_vecs, w_vecs, config.neighbours, config)
-    print(f"    faiss build+search: {time.perf_counter() - t0:.0f} s", flush=True)
-    del p_vecs, w_vecs
-    keep = (idx >= 0) & (sims >= config.min_similarity)
-    rows, cols = np.nonzero(keep)
-    con.register("photo_pairs", pa.table({
-        "scan_id": pa.array(np.asarray(p_ids, dtype=object)[rows], pa.string()),
-        "subject_id": pa.array(np.asarray(w_ids, dtype=object)[idx[rows, cols]], pa.string()),
-        "photo_similarity": pa.array(sims[rows, cols], pa.float32())}))
-    con.execute(f"""CREATE OR REPLACE TABLE {candidates.CANDIDATES} AS
-                    SELECT scan_id, subject_id, photo_similarity, true AS via_photo, false AS via_rules FROM photo_pairs""")
-    con.unregister("photo_pairs")
-    con.execute(f"""CREATE OR REPLACE TABLE {candidates.SPLINK_BLOCKED_PAIRS} AS
-                    SELECT '0' AS match_key, '{PASSENGERS}-__-' || scan_id AS join_key_l,
-                           '{WATCHLIST}-__-' || subject_id AS join_key_r FROM {candidates.CANDIDATES}""")
-    return con.execute(f"SELECT count(*) FROM {candidates.CANDIDATES}").fetchall()[0][0]
-
-
-def run_scale(name: str, work_dir: Path, baselines: bool, train_cache: dict, candidate_mode: str = "pipeline",
-              result: dict | None = None, checkpoint=lambda: None) -> dict:
+def run_scale(name: str, work_dir: Path, baselines: bool, train_cache: dict, result: dict | None = None,
+              checkpoint=lambda: None, tf_variant: bool = False) -> dict:
     spec = SCALES[name]
     print(f"scale {name}: {spec}", flush=True)
     result = {} if result is None else result
-    result.update({"spec": spec, "candidates_mode": candidate_mode, "steps": {}})
+    result.update({"spec": spec, "steps": {}})
     landing = generate(work_dir, spec, spec["seed"])
     truth = load_truth(landing, dt.date.fromisoformat(DAY))
     steps = result["steps"]
-    con, counts = prepare(landing, steps, candidate_mode, checkpoint)
+    con, counts = prepare(landing, steps, checkpoint)
     result["counts"] = counts
     checkpoint()
     result["blocking"] = blocking(con, truth, counts[PASSENGERS])
@@ -405,7 +410,7 @@ def run_scale(name: str, work_dir: Path, baselines: bool, train_cache: dict, can
         labels(con, truth)
         with step(steps, "comparison_vectors"):
             test = comparison_vectors(con, model)
-        result["model_threshold_curve"] = model_curve(test, truth, counts[PASSENGERS])
+        result["model_threshold_curve"] = model_curve(test["pairs"], test["match_weight"], truth, counts[PASSENGERS])
         train_key = spec.get("train_scale", name)
         if train_key not in train_cache:
             train_cache[train_key] = _training_vectors(work_dir, SCALES[train_key], model)
@@ -420,6 +425,15 @@ def run_scale(name: str, work_dir: Path, baselines: bool, train_cache: dict, can
             if strict is not None:
                 result["baselines"][label]["at_threshold_0.9"] = metrics(truth, strict, counts[PASSENGERS])
             print(f"  {label}: {result['baselines'][label]}", flush=True)
+        result["recommended_threshold"] = recommend_threshold(train["curve"])
+        chosen = result["recommended_threshold"]["threshold"]
+        result["recommended_threshold"]["on_this_day"] = next(c for c in result["model_threshold_curve"]
+                                                              if c["threshold"] == chosen)
+        print(f"  recommended threshold: {result['recommended_threshold']}", flush=True)
+        with step(steps, "score_with_labels"):
+            result["model_with_labels"] = with_labels(con, truth, counts[PASSENGERS], train, decoy)
+        print(f"  with labels: { {k: v for k, v in result['model_with_labels'].items() if k != 'label_notes'} }",
+              flush=True)
         try:
             with step(steps, "typical_splink"):
                 b_alerts, b_notes = typical_splink(con)
@@ -428,20 +442,48 @@ def run_scale(name: str, work_dir: Path, baselines: bool, train_cache: dict, can
             result["baselines"]["typical_splink"] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
             traceback.print_exc()
         print(f"  typical_splink: {result['baselines']['typical_splink']}", flush=True)
+    if tf_variant:
+        with step(steps, "tf_surname_variant"):
+            result["tf_surname"] = tf_surname_variant(con, counts, truth, decoy)
+        print(f"  tf_surname at {THRESHOLD}: {result['tf_surname'].get(str(THRESHOLD))}", flush=True)
     con.close()
     return result
 
 
 def _training_vectors(work_dir: Path, spec: dict, model: dict) -> dict:
     """The training seed's candidate pairs with true labels (comparison levels do not
-    depend on the model's parameters, so any model's settings give the same vectors)."""
+    depend on the model's parameters, so any model's settings give the same vectors), the
+    model's threshold curve there, and the model refined with reviewer labels of that day:
+    its alerts at the pipeline's threshold, decided as a reviewer with the truth would."""
     landing = generate(work_dir, spec, spec["train_seed"])
-    con, _ = prepare(landing)
-    labels(con, load_truth(landing, dt.date.fromisoformat(DAY)))
+    con, counts = prepare(landing)
+    truth = load_truth(landing, dt.date.fromisoformat(DAY))
+    labels(con, truth)
     vectors = comparison_vectors(con, model)
     vectors["landing"] = landing.name
+    vectors["curve"] = model_curve(vectors["pairs"], vectors["match_weight"], truth, counts[PASSENGERS])
+    scoring.score(con, model, THRESHOLD)
+    reviewed = reviewed_labels(con, truth)
+    vectors["label_model"], vectors["label_notes"] = reviewer_labels.apply_labels(con, model, reviewed, THRESHOLD)
     con.close()
     return vectors
+
+
+def with_labels(con, truth, passengers: int, train: dict, decoy) -> dict:
+    """The test day scored by the model refined with the training day's reviewer labels."""
+    notes = train["label_notes"]
+    recommended = notes.get("recommended_threshold") or THRESHOLD
+    scoring.score(con, train["label_model"], min(THRESHOLD, recommended))
+    at = scored_metrics(con, truth, passengers, sorted({THRESHOLD, recommended}), decoy)
+    return {"labels_from": train["landing"], "label_notes": notes,
+            "at_pipeline_threshold": at[str(THRESHOLD)], "at_recommended_threshold": at[str(recommended)]}
+
+
+def tf_surname_variant(con, counts, truth, decoy) -> dict:
+    """The same day with Splink's term-frequency adjustment on the surname level."""
+    model, _ = training.train(con, counts, training.TrainingConfig(surname_term_frequencies=True))
+    scoring.score(con, model, min(CURVE_THRESHOLDS))
+    return scored_metrics(con, truth, counts[PASSENGERS], CURVE_THRESHOLDS, decoy)
 
 
 def _missed_detail(con, truth, alerts, limit: int = 20) -> list[dict]:
@@ -484,10 +526,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-febrl", action="store_true")
     parser.add_argument("--threshold", type=float, default=None,
                         help="match probability an alert needs (default: the pipeline's, WATCHLIST_MATCH_THRESHOLD)")
-    parser.add_argument("--candidates", choices=["pipeline", "photo-only"], default="pipeline",
-                        help="photo-only: skip the name/DOB rules (needed at scale b, see photo_only_candidates)")
+    parser.add_argument("--tf-variant", action="store_true",
+                        help="also train and score with a term-frequency adjusted surname level")
+    parser.add_argument("--duckdb-memory-gb", type=float, default=6.0,
+                        help="DuckDB's memory limit; it spills beyond (the machine is shared)")
     args = parser.parse_args(argv)
-    global THRESHOLD
+    global THRESHOLD, DUCKDB_MEMORY_GB
+    DUCKDB_MEMORY_GB = args.duckdb_memory_gb
     if args.threshold is None:
         from watchlist_screening.config import Settings
 
@@ -505,8 +550,8 @@ def main(argv: list[str] | None = None) -> int:
         partial: dict = {}
         results["scales"][name] = partial
         try:
-            run_scale(name, args.work_dir, not args.no_baselines, train_cache, args.candidates, partial,
-                      lambda: _save(args.out, previous, results))
+            run_scale(name, args.work_dir, not args.no_baselines, train_cache, partial,
+                      lambda: _save(args.out, previous, results), args.tf_variant)
         except Exception as exc:  # noqa: BLE001 - keep the other scales' figures and this one's steps
             traceback.print_exc()
             partial["error"] = f"{type(exc).__name__}: {exc}"[:1000]
@@ -539,6 +584,17 @@ def _headline(results: dict) -> dict:
                      "grouping": {m: {k: g[k] for k in ("pair_precision", "pair_recall")} for m, g in r["grouping"].items()}}
         for b, v in r.get("baselines", {}).items():
             out[name][b] = {k: v.get(k) for k in keys} if "error" not in v else v
+        if "recommended_threshold" in r:
+            out[name]["recommended_threshold"] = {"threshold": r["recommended_threshold"]["threshold"],
+                                                  **r["recommended_threshold"]["on_this_day"]}
+        if "model_with_labels" in r:
+            out[name]["model_with_labels"] = {
+                k: {x: r["model_with_labels"][k][x] for x in keys}
+                for k in ("at_pipeline_threshold", "at_recommended_threshold")}
+            out[name]["model_with_labels"]["recommended_threshold"] = \
+                r["model_with_labels"]["label_notes"].get("recommended_threshold")
+        if "tf_surname" in r:
+            out[name]["tf_surname"] = {t: {x: m[x] for x in keys} for t, m in r["tf_surname"].items()}
     if "febrl4" in results:
         out["febrl4"] = {k: results["febrl4"][k] for k in ("precision", "recall", "f1", "seconds")}
     return out
