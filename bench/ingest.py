@@ -98,7 +98,8 @@ def drop_database(base: str, dsn: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--passengers", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--passengers", "--sizes", type=int, nargs="+", default=[100_000, 1_000_000],
+                        help="day sizes to measure (passengers, split over two airports)")
     parser.add_argument("--watchlist-size", type=int, default=20_000)
     args = parser.parse_args(argv)
     base = load_env_file(REPO / ".local" / "stack.env")["WAREHOUSE_DSN"]
@@ -106,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     for n in args.passengers:
         root = landing_for(n, args.watchlist_size)
         size_mb = sum(p.stat().st_size for p in (root / "passengers" / DAY).glob("*.jsonl")) / 2**20
+        load_before = round(os.getloadavg()[0], 2)
         floor = duckdb_floor(root)
         dsn = fresh_database(base)
         try:
@@ -118,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
             "rows_per_second": round(spark["passengers"] / spark["seconds"]),
             "mb_per_second": round(size_mb / spark["seconds"], 1),
             "ratio_to_floor": round(spark["seconds"] / max(floor["count_seconds"], 1e-9), 1),
+            # other work on the machine slows both measurements, the job (JVM, Python
+            # workers and PostgreSQL on the same cores) more than DuckDB's floor
+            "load_average_1m_before": load_before, "load_average_1m_after": round(os.getloadavg()[0], 2),
         }
         print(json.dumps(result), flush=True)
         results.append(result)

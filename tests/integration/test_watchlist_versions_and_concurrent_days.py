@@ -13,12 +13,15 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from tests.integration import test_spark_normalise as spark_job
 from tests.integration.test_spark_normalise import embedding, passenger, query, run_job
 from watchlist_screening.linkage.data import load_tables
 
 pytestmark = pytest.mark.integration
 
 DAYS = ("2031-05-06", "2031-05-07", "2031-05-08")
+# a database of this module's own, as there: it counts watchlist versions and partitions
+warehouse_dsn = spark_job.warehouse_dsn
 
 
 def subject(subject_id: str, **changes) -> dict:
@@ -40,14 +43,6 @@ def write_day(landing: Path, day: str, airport: str, good: int) -> None:
               passenger(f"{airport}-{day}-nan", airport).replace('"face_embedding": [', '"face_embedding": [NaN, ', 1),
               passenger(f"{airport}-{day}-null", airport, face_embedding=[None] * 128)]
     (folder / f"{airport}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-@pytest.fixture(scope="module")
-def warehouse_dsn(stack_db):
-    from tests.conftest import migrated_database
-
-    with migrated_database(stack_db["WAREHOUSE_DSN"], "warehouse") as dsn:
-        yield dsn
 
 
 @pytest.fixture(scope="module")

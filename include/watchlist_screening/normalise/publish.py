@@ -43,6 +43,7 @@ class Duplicate:
     id: str
     first_file: str
     first_line: int
+    row: str          # the staged row's ctid, to delete it without another scan
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,8 @@ class Published:
 def later_duplicates(conn: psycopg.Connection, table: sql.Identifier, id_column: str) -> list[Duplicate]:
     """Good lines whose id an earlier good line (by file, then line) already has."""
     query = sql.SQL("""
-        SELECT source_file, source_line, id, first_file, first_line FROM (
-            SELECT source_file, source_line, {id} AS id,
+        SELECT source_file, source_line, id, first_file, first_line, ctid::text FROM (
+            SELECT ctid, source_file, source_line, {id} AS id,
                    first_value(source_file) OVER w AS first_file,
                    first_value(source_line) OVER w AS first_line,
                    row_number() OVER w AS occurrence
@@ -87,13 +88,13 @@ def _settle(conn: psycopg.Connection, tables: StagingTables, attempts: list[int]
     """Leaves in the good table only rows to publish and in the bad table every line to
     quarantine: drops rows of superseded attempts, moves later duplicates over."""
     good, bad = tables.identifier(tables.good), tables.identifier(tables.bad)
+    # a million ids hashed in memory rather than in batches spilled to disk
+    conn.execute("SET work_mem = '256MB'")
     for table in (good, bad):
         conn.execute(sql.SQL("DELETE FROM {} WHERE write_attempt <> ALL(%s)").format(table), (attempts,))
     duplicates = later_duplicates(conn, good, dataset.id_column)
     if duplicates:
-        conn.execute(sql.SQL("DELETE FROM {} WHERE (source_file, source_line) IN "
-                             "(SELECT * FROM unnest(%s::text[], %s::integer[]))").format(good),
-                     ([d.source_file for d in duplicates], [d.line_number for d in duplicates]))
+        conn.execute(sql.SQL("DELETE FROM {} WHERE ctid = ANY(%s::tid[])").format(good), ([d.row for d in duplicates],))
         by_name = {f.relative: f for f in files}
         with conn.cursor().copy(sql.SQL("COPY {} (write_attempt, {}) FROM STDIN").format(
                 bad, sql.SQL(", ").join(map(sql.Identifier, LINE_COLUMNS)))) as copy:
