@@ -2,7 +2,7 @@
 
 Mirrors /shared/contract/{passenger,watchlist}.schema.json (a unit test holds the two in
 step). validate.py applies the rules in this order and names the first problem of a line;
-spark_checks.py applies the same rules natively to decide which lines are good.
+parse.py (msgspec, tier 1) applies the same rules as types to decide which lines are good.
 """
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ TRUNCATED_GZIP = "truncated_gzip"
 CORRUPT_GZIP = "corrupt_gzip"
 DUPLICATE_SCAN_ID = "duplicate_scan_id"
 DUPLICATE_SUBJECT_ID = "duplicate_subject_id"
-CHECK_DISAGREEMENT = "check_disagreement"   # a bug, never a data problem: see spark_checks
+CHECK_DISAGREEMENT = "check_disagreement"   # a bug, never a data problem: see finish.py
 
 NOT_JSON_DETAIL = "line is not valid JSON (truncated?)"
 NOT_OBJECT_DETAIL = "line is JSON but not an object, got {got}"

@@ -1,5 +1,5 @@
 """Normalisation rules in plain Python: the reference the job is tested against (its
-Arrow twins in arrow_names.py, its Spark date parsing in spark_checks.py), and what
+Arrow twins in arrow_names.py, its date-time parsing in parse.py), and what
 linkage code uses to normalise a name or an embedding the same way."""
 from __future__ import annotations
 

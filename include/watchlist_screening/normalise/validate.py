@@ -1,5 +1,5 @@
-"""Plain-Python validation of one JSONL line: the reference the Spark checks
-(spark_checks.py) are tested against line by line. Both follow contract.py in the same
+"""Plain-Python validation of one JSONL line: the reference the fast checks
+(parse.py, tier 1) are tested against line by line. Both follow contract.py in the same
 order and report the first problem only.
 """
 from __future__ import annotations
