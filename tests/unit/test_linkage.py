@@ -72,6 +72,8 @@ def test_training_notes_say_where_each_parameter_came_from(trained):
     assert params["m_sources"]["names"] == "prior"
     assert params["lambda"]["confident_pairs"] > 0
     assert params["u_face_embedding"]["look_alikes_in_sample"] >= 1
+    assert params["u_face_embedding"]["similar_pairs_from"].startswith("candidate pairs")
+    assert notes["term_frequencies"].startswith("none")
 
 
 def test_scores_reach_recall_and_precision_floors(trained, landing):
