@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from watchlist_screening.config import LOCAL_DIR, Settings
+from watchlist_screening.day import run_report_url
 from watchlist_screening.evaluate import alert_pairs_from_service, evaluate, load_truth
 
 
@@ -34,6 +35,9 @@ Watchlist screening demo — {summary['date']}  (landing dir {args.landing_dir})
   sightings in truth   {result.sightings}
   recall               {result.recall:.3f}  ({result.sightings_found}/{result.sightings} sightings alerted)
   precision            {result.precision:.3f}  ({result.correct_alerts}/{result.alerts} alerts correct)
+
+  review the alerts    {settings.alerts_url}/review?date={summary['date']}  (log in with the token in {LOCAL_DIR / 'reviewer.token'})
+  run report           {run_report_url(summary['date'])}
 
 run summary: {json.dumps(summary)}""")
     return 0
