@@ -138,21 +138,23 @@ def photo_u(p_vecs: np.ndarray, w_vecs: np.ndarray, photo_m: list[float], lam: f
     observed = np.bincount(_level_index(counted, PHOTO_THRESHOLDS), minlength=len(PHOTO_THRESHOLDS) + 1)
     observed[-1] = n - observed[:-1].sum()
     expected_true = lam * n
-    look_alikes = max(0.0, observed[:-1].sum() - expected_true - n * sum(fitted[:-1]))
-    # at least one look-alike: a day that shows none has not shown they are impossible
-    look_alikes = max(look_alikes, 1.0)
-    # Spread them over the levels below the top one: half evenly by width (a day is too
-    # small to trust its shape), half where the day shows excess pairs. The top level is
-    # left to the tail: near-identical photos are the same face.
+    # Excess per level, summed: pooled over the band, a tail that overshoots at its low end
+    # (the exponential does at 10^12 pairs, where chance alone fills the 0.5 level) hid
+    # every look-alike higher up, and 0.65-0.75 pairs outweighed an impossible height.
     widths = np.array([hi - lo for hi, lo in zip(edges[1:-2], edges[2:-1])])
     expected_per_level = np.array([expected_true * m for m in photo_m[1:-1]])
     excess = np.clip(observed[1:-1] - expected_per_level - n * np.array(fitted[1:-1]), 0, None)
+    # at least one look-alike: a day that shows none has not shown they are impossible
+    look_alikes = max(float(excess.sum()), 1.0)
+    # Spread them over the levels below the top one: half evenly by width (a day is too
+    # small to trust its shape), half where the day shows excess pairs. The top level is
+    # left to the tail: near-identical photos are the same face.
     shares = 0.5 * widths / widths.sum() + (0.5 * excess / excess.sum() if excess.sum() > 0 else 0.5 * widths / widths.sum())
     u = [fitted[0]] + [f + look_alikes / n * share for f, share in zip(fitted[1:-1], shares)]
     u.append(1.0 - sum(u))
     return u, {
-        "source": "passenger x watchlist photo similarities: fitted impostor tail plus a pooled "
-                  "look-alike rate (similar pairs beyond expected true matches)",
+        "source": "passenger x watchlist photo similarities: fitted impostor tail plus a "
+                  "look-alike rate (similar pairs beyond expected true matches and the tail, per level)",
         "sample_pairs": int(sims.size), "pairs_counted": int(n),
         "similar_pairs_from": "random sample" if candidate_sims is None else "candidate pairs (nearest photos)",
         **fit,
