@@ -141,7 +141,9 @@ def fan_out(stack: DedicatedStack, run: str, day: str, disrupt, *, after_batches
     done = threading.Semaphore(0)
 
     def send(b: int) -> dict:
-        with AlertClient(stack.url, stack.pipeline_token, max_retries=8, backoff_base=0.2, backoff_max=2.0) as client:
+        # ~20 s of retries: a database restart on a loaded machine plus the balancer's
+        # fail_timeout (5 s with every replica marked failed) outlasted ~8 s in one CI run
+        with AlertClient(stack.url, stack.pipeline_token, max_retries=12, backoff_base=0.2, backoff_max=2.0) as client:
             result = client.send_batch(batches[b], keys[b])
         done.release()
         return result
