@@ -1,5 +1,7 @@
 """Ingest bench: JSONL to queryable rows in Postgres with the real Spark job, beside the
-floor of simply parsing the same files with DuckDB's read_json in the same run.
+floor of simply parsing the same files with DuckDB's read_json in the same run: every
+contract field into a typed table (the target is ≤ 10× that), and a bare count of lines,
+which needs no values and is reported beside.
 
     .venv/bin/python bench/ingest.py [--passengers 100000 1000000] [--watchlist-size 20000]
 
@@ -26,8 +28,9 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
-from conftest import load_env_file  # noqa: E402
+from conftest import drop_database, load_env_file  # noqa: E402
 
+from watchlist_screening.normalise import contract as c  # noqa: E402
 from watchlist_screening.warehouse.migrate import SQL_ROOT, apply_migrations  # noqa: E402
 
 DAY = "2030-06-01"
@@ -45,18 +48,43 @@ def landing_for(passengers: int, watchlist: int) -> Path:
     return root
 
 
+_DUCKDB_TYPES = {"date": "DATE", "datetime": "TIMESTAMPTZ", "number": "DOUBLE", "embedding": f"FLOAT[{c.EMBEDDING_SIZE}]"}
+
+
 def duckdb_floor(root: Path) -> dict:
+    """DuckDB's read_json on the same files: a count (which needs no values) and the
+    floor the target is set against, every contract field parsed into a typed table."""
     files = str(root / "passengers" / DAY / "*.jsonl")
+    columns = ", ".join(f"'{f.name}': '{_DUCKDB_TYPES.get(f.kind.value, 'VARCHAR')}'" for f in c.PASSENGER_FIELDS)
     con = duckdb.connect()
-    start = time.perf_counter()
-    count = con.sql(f"SELECT count(*) FROM read_json('{files}', format='newline_delimited', ignore_errors=true)").fetchall()[0][0]
-    parse = time.perf_counter() - start
-    start = time.perf_counter()
-    con.execute(f"""CREATE TABLE p AS SELECT scan_id, surname, TRY_CAST(face_embedding AS FLOAT[128]) AS e
-                    FROM read_json('{files}', format='newline_delimited', ignore_errors=true)
-                    WHERE TRY_CAST(face_embedding AS FLOAT[128]) IS NOT NULL""")
-    into_table = time.perf_counter() - start
-    return {"rows": count, "count_seconds": round(parse, 2), "into_table_seconds": round(into_table, 2)}
+
+    def best_of_two(statement: str) -> tuple[float, list]:   # the first read also warms the page cache
+        timings = []
+        for _ in range(2):
+            start = time.perf_counter()
+            result = con.execute(statement).fetchall()
+            timings.append(time.perf_counter() - start)
+        return min(timings), result
+
+    counted, ((count,),) = best_of_two(
+        f"SELECT count(*) FROM read_json('{files}', format='newline_delimited', ignore_errors=true)")
+    parsed, _ = best_of_two(f"""CREATE OR REPLACE TABLE passengers AS SELECT * FROM read_json('{files}',
+                                format='newline_delimited', ignore_errors=true, columns={{{columns}}})""")
+    rows = con.sql("SELECT count(*) FROM passengers").fetchall()[0][0]
+    return {"rows": count, "count_seconds": round(counted, 2), "parse_seconds": round(parsed, 2), "parsed_rows": rows}
+
+
+def _forget_day(dsn: str) -> None:
+    """Drops the warm-up's day, so the timed run takes the first-run path a daily run
+    takes (a re-run replacing a day also waits out autovacuum on the old partition)."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for (partition,) in conn.execute("""
+                SELECT format('%I.%I', n.nspname, c.relname) FROM pg_inherits i
+                JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+                WHERE i.inhparent = 'warehouse.passengers'::regclass""").fetchall():
+            conn.execute(f"DROP TABLE {partition}")
+        conn.execute("DELETE FROM warehouse.quarantine WHERE dataset = 'passengers'")
+        conn.execute("DELETE FROM warehouse.day_runs")
 
 
 def spark_ingest(root: Path, dsn: str) -> dict:
@@ -69,6 +97,7 @@ def spark_ingest(root: Path, dsn: str) -> dict:
     warm = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if warm.returncode != 0:
         raise RuntimeError(warm.stderr[-3000:])
+    _forget_day(dsn)
     start = time.perf_counter()
     done = subprocess.run(["/usr/bin/time", "-v", *cmd], env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
@@ -89,11 +118,6 @@ def fresh_database(base: str) -> str:
         conn.execute(f'CREATE DATABASE "{name}"')
     params["dbname"] = name
     return make_conninfo(**params)
-
-
-def drop_database(base: str, dsn: str) -> None:
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{conninfo_to_dict(dsn)["dbname"]}" WITH (FORCE)')
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
             "passengers": n, "input_mb": round(size_mb, 1), "duckdb_floor": floor, "spark_to_postgres": spark,
             "rows_per_second": round(spark["passengers"] / spark["seconds"]),
             "mb_per_second": round(size_mb / spark["seconds"], 1),
-            "ratio_to_floor": round(spark["seconds"] / max(floor["count_seconds"], 1e-9), 1),
+            # the target: ≤ 10× DuckDB parsing the same lines into typed columns
+            "ratio_to_floor": round(spark["seconds"] / max(floor["parse_seconds"], 1e-9), 1),
+            "ratio_to_count": round(spark["seconds"] / max(floor["count_seconds"], 1e-9), 1),
             # other work on the machine slows both measurements, the job (JVM, Python
             # workers and PostgreSQL on the same cores) more than DuckDB's floor
             "load_average_1m_before": load_before, "load_average_1m_after": round(os.getloadavg()[0], 2),

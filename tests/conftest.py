@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+import time
 import uuid
 from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
@@ -56,10 +57,21 @@ def _fresh_database(base_dsn: str, prefix: str) -> str:
     return urlunsplit(urlsplit(base_dsn)._replace(path=f"/{name}"))
 
 
-def _drop_database(base_dsn: str, dsn: str) -> None:
+def drop_database(base_dsn: str, dsn: str, attempts: int = 20) -> None:
+    """DROP ... WITH (FORCE), retried while it meets an autovacuum worker: FORCE may only
+    terminate backends of our own role, and a database just written to in bulk is often
+    being vacuumed (the worker exits within seconds)."""
     name = conninfo_to_dict(dsn)["dbname"]
     with psycopg.connect(base_dsn, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for attempt in range(attempts):
+            try:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                return
+            except psycopg.errors.InsufficientPrivilege:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(0.5)
+
 
 
 @contextmanager
@@ -72,7 +84,7 @@ def migrated_database(base_dsn: str, schema: str):
         apply_migrations(dsn, SQL_ROOT / schema)
         yield dsn
     finally:
-        _drop_database(base_dsn, dsn)
+        drop_database(base_dsn, dsn)
 
 
 @pytest.fixture(scope="session")

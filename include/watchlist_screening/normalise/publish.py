@@ -57,7 +57,19 @@ class Published:
 
 
 def later_duplicates(conn: psycopg.Connection, table: sql.Identifier, id_column: str) -> list[Duplicate]:
-    """Good lines whose id an earlier good line (by file, then line) already has."""
+    """Good lines whose id an earlier good line (by file, then line) already has.
+
+    Two steps: the ids listed more than once (one hash aggregate over the day), and only
+    if there are any, their lines in order. One serial hash aggregate: on a freshly
+    written table the planner has no statistics, guesses a few hundred ids, and its
+    parallel plan sorts a million ids instead (measured 2.2 s against 1.0 s)."""
+    with conn.transaction():
+        conn.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        repeated = [row[0] for row in conn.execute(sql.SQL(
+            "SELECT {id} FROM {staging} GROUP BY {id} HAVING count(*) > 1").format(
+                id=sql.Identifier(id_column), staging=table)).fetchall()]
+    if not repeated:
+        return []
     query = sql.SQL("""
         SELECT source_file, source_line, id, first_file, first_line, ctid::text FROM (
             SELECT ctid, source_file, source_line, {id} AS id,
@@ -65,11 +77,11 @@ def later_duplicates(conn: psycopg.Connection, table: sql.Identifier, id_column:
                    first_value(source_line) OVER w AS first_line,
                    row_number() OVER w AS occurrence
             FROM {staging}
-            WHERE {id} IN (SELECT {id} FROM {staging} GROUP BY {id} HAVING count(*) > 1)
+            WHERE {id} = ANY(%s)
             WINDOW w AS (PARTITION BY {id} ORDER BY source_file COLLATE "C", source_line)) ranked
         WHERE occurrence > 1
         ORDER BY source_file COLLATE "C", source_line""").format(id=sql.Identifier(id_column), staging=table)
-    return [Duplicate(*row) for row in conn.execute(query).fetchall()]
+    return [Duplicate(*row) for row in conn.execute(query, (repeated,)).fetchall()]
 
 
 def _duplicate_rows(duplicates: list[Duplicate], files: dict[str, LandingFile],
@@ -90,8 +102,13 @@ def _settle(conn: psycopg.Connection, tables: StagingTables, attempts: list[int]
     good, bad = tables.identifier(tables.good), tables.identifier(tables.bad)
     # a million ids hashed in memory rather than in batches spilled to disk
     conn.execute("SET work_mem = '256MB'")
-    for table in (good, bad):
-        conn.execute(sql.SQL("DELETE FROM {} WHERE write_attempt <> ALL(%s)").format(table), (attempts,))
+    committed = [row[0] for row in conn.execute(
+        sql.SQL("SELECT write_attempt FROM {}").format(tables.identifier(tables.attempts))).fetchall()]
+    superseded = sorted(set(committed) - set(attempts))
+    if superseded:
+        log.warning("removing rows of superseded task attempts %s", superseded)
+        for table in (good, bad):
+            conn.execute(sql.SQL("DELETE FROM {} WHERE write_attempt = ANY(%s)").format(table), (superseded,))
     duplicates = later_duplicates(conn, good, dataset.id_column)
     if duplicates:
         conn.execute(sql.SQL("DELETE FROM {} WHERE ctid = ANY(%s::tid[])").format(good), ([d.row for d in duplicates],))
@@ -127,13 +144,12 @@ def _day_partitions(conn: psycopg.Connection, scan_day: date) -> list[str]:
           AND pg_get_expr(c.relpartbound, c.oid) = format('FOR VALUES IN (%%L)', %s::date)""", (scan_day,)).fetchall()]
 
 
-def _prepare_partition(conn: psycopg.Connection, tables: StagingTables, scan_day: date) -> None:
+def _prepare_partition(conn: psycopg.Connection, tables: StagingTables) -> None:
     """The good table in the exact shape of a passengers partition, with the key index
-    and the CHECK that lets ATTACH skip scanning it; built before the publish lock."""
+    (the CHECK that lets ATTACH skip scanning it came with the table: staging.py); built
+    before the publish lock."""
     good = tables.identifier(tables.good)
     conn.execute(sql.SQL("ALTER TABLE {} DROP COLUMN write_attempt").format(good))
-    conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} CHECK (scan_day = {})").format(
-        good, sql.Identifier(f"{tables.good}_day"), sql.Literal(scan_day)))
     conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY (scan_day, scan_id)").format(
         good, sql.Identifier(f"{tables.good}_pkey")))
 
@@ -145,10 +161,10 @@ def publish_day(conninfo: str, scan_day: date, dataset: Dataset, tables: Staging
         started = time.monotonic()
         duplicates = _settle(conn, tables, attempts, files, dataset)
         settled = time.monotonic()
-        _prepare_partition(conn, tables, scan_day)
-        log.info("%s: duplicates settled in %.1f s, partition indexed in %.1f s",
-                 scan_day, settled - started, time.monotonic() - settled)
+        _prepare_partition(conn, tables)
+        indexed = time.monotonic()
         inserted = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(tables.identifier(tables.good))).fetchone()[0]
+        counted = time.monotonic()
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_DAY_LOCK, scan_day.toordinal()))
             # Dropping a partition needs ACCESS EXCLUSIVE on the parent: taken first, so two
@@ -160,6 +176,8 @@ def publish_day(conninfo: str, scan_day: date, dataset: Dataset, tables: Staging
             conn.execute(sql.SQL("ALTER TABLE {} SET SCHEMA warehouse").format(tables.identifier(tables.good)))
             conn.execute(sql.SQL("ALTER TABLE warehouse.passengers ATTACH PARTITION {} FOR VALUES IN ({})").format(
                 sql.Identifier("warehouse", tables.good), sql.Literal(scan_day)))
+            conn.execute(sql.SQL("ALTER TABLE {} RESET (autovacuum_enabled)").format(
+                sql.Identifier("warehouse", tables.good)))
             params = {"day": scan_day}
             conn.execute("DELETE FROM warehouse.quarantine WHERE dataset = 'passengers' AND scan_day = %(day)s", params)
             _insert_quarantine(conn, tables, dataset, scan_day, None)
@@ -175,6 +193,8 @@ def publish_day(conninfo: str, scan_day: date, dataset: Dataset, tables: Staging
                     updated_at = EXCLUDED.updated_at""",
                 {**params, "version": watchlist_version, "passengers": inserted,
                  "quarantined": sum(by_reason.values()), "by_reason": Jsonb(by_reason)})
+    log.info("%s: duplicates settled in %.1f s, partition indexed in %.1f s, counted in %.1f s, swapped in %.1f s",
+             scan_day, settled - started, indexed - settled, counted - indexed, time.monotonic() - counted)
     return Published(inserted, by_reason), duplicates
 
 
