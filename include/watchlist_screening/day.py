@@ -108,7 +108,7 @@ def score_day(prepared: dict, model_version: str) -> dict:
 
 def run_report_url(scan_day: str) -> str:
     """Where the day's run report is (or will be) opened; alerts link to their section."""
-    from watchlist_screening.linkage.reports import report_url, run_report_path
+    from watchlist_screening.linkage.report_links import report_url, run_report_path
 
     settings = Settings.from_env()
     return report_url(run_report_path(settings.report_dir, scan_day), settings.report_base_url)

@@ -13,7 +13,7 @@ from psycopg.rows import dict_row
 
 from watchlist_screening.alerts.client import AlertClient
 from watchlist_screening.alerts.payload import PASSENGER_FIELDS, SUBJECT_FIELDS, batch_idempotency_key, build_alert
-from watchlist_screening.linkage.reports import alert_report_url
+from watchlist_screening.linkage.report_links import alert_report_url
 
 log = logging.getLogger(__name__)
 

@@ -26,13 +26,15 @@ import importlib.resources
 import json
 import logging
 import math
-import re
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import duckdb
 
 from watchlist_screening.linkage.data import EMBEDDING_DIM, PASSENGERS, WATCHLIST
+from watchlist_screening.linkage.report_links import (  # noqa: F401 - re-exported: reports.report_url etc.
+    alert_anchor, alert_report_url, day_text as _day, model_report_path, report_url, run_report_path,
+)
 from watchlist_screening.linkage.scoring import MATCHES
 
 log = logging.getLogger(__name__)
@@ -44,34 +46,6 @@ _SCHEMA = (f"unique_id VARCHAR, surname_norm VARCHAR, name_keys VARCHAR[], all_d
            f"eye_colour VARCHAR, face_embedding FLOAT[{EMBEDDING_DIM}]")
 _CHART_LIBRARIES = ("vega", "vega-lite", "vega-embed")  # load order matters
 _CDN = "https://cdn.jsdelivr.net/npm/{name}@{version}"
-
-
-# ----------------------------------------------------------------------------- paths, URLs
-
-def model_report_path(report_dir: Path, model_version: str) -> Path:
-    return Path(report_dir) / f"{model_version}.html"
-
-
-def run_report_path(report_dir: Path, day: dt.date | str) -> Path:
-    return Path(report_dir) / f"run-{_day(day)}.html"
-
-
-def report_url(path: Path, base_url: str | None = None) -> str:
-    """Where a reviewer opens a report: `<base_url>/<file name>` when the report directory
-    is served (e.g. WATCHLIST_REPORT_BASE_URL), else a file:// URL."""
-    if base_url:
-        return f"{base_url.rstrip('/')}/{Path(path).name}"
-    return Path(path).resolve().as_uri()
-
-
-def alert_anchor(scan_id: str, subject_id: str) -> str:
-    """The id of an alert's section in the run report (stable, URL-safe)."""
-    return "alert-" + re.sub(r"[^A-Za-z0-9_.-]", "_", f"{scan_id}--{subject_id}")
-
-
-def alert_report_url(run_report_url: str, scan_id: str, subject_id: str) -> str:
-    """The URL an alert carries: its own section of the day's run report."""
-    return f"{run_report_url}#{alert_anchor(scan_id, subject_id)}"
 
 
 # ----------------------------------------------------------------------------- Splink pieces
@@ -563,6 +537,3 @@ def _write(path: Path, text: str) -> None:
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)  # readers never see half a page
 
-
-def _day(day: dt.date | str) -> str:
-    return day.isoformat() if isinstance(day, dt.date) else str(day)
