@@ -12,9 +12,10 @@ def fold_non_ascii(texts: pa.Array) -> pa.Array:
     needs = pc.invert(pc.fill_null(pc.string_is_ascii(texts), True))
     if not pc.any(needs).as_py():
         return texts
-    folded = [fold_to_ascii(text) if fold else text
-              for text, fold in zip(texts.to_pylist(), needs.to_pylist())]
-    return pa.array(folded, pa.string())
+    # Names repeat (a batch holds many Muhammads and Müllers): each distinct one is folded once.
+    distinct = pc.unique(texts.filter(needs))
+    folded = pa.array([fold_to_ascii(text) for text in distinct.to_pylist()], pa.string())
+    return pc.if_else(needs, folded.take(pc.index_in(texts, value_set=distinct)), texts)
 
 
 def normalise_names(texts: pa.Array) -> pa.Array:
