@@ -1,4 +1,5 @@
-"""Driver-side line access: Spark's line splitting, gzip damage, lines read back by number."""
+"""Reading landing files: line splitting, gzip damage, the Arrow line batches the tasks
+finish, lines read back by number."""
 from __future__ import annotations
 
 import gzip
@@ -10,7 +11,8 @@ import pytest
 
 from watchlist_screening.normalise import contract as c
 from watchlist_screening.normalise.landing import LandingError, day_files, watchlist_file
-from watchlist_screening.normalise.raw_lines import LineSplitter, find_gzip_damage, iter_lines, pick_lines
+from watchlist_screening.normalise.lines import line_batch, line_batches
+from watchlist_screening.normalise.raw_lines import LineBlock, LineSplitter, numbered_lines, pick_lines
 
 
 def split(*chunks: bytes) -> list[bytes]:
@@ -46,25 +48,41 @@ def _payload(n: int) -> bytes:
 def test_truncated_gzip_keeps_the_complete_lines(tmp_path):
     data = gzip.compress(_payload(2000))
     file = _landing(tmp_path, "AMS.jsonl.gz", data[: len(data) // 2])
-    [damage] = find_gzip_damage([file], workers=2)
-    assert damage.reason == c.TRUNCATED_GZIP
-    assert 500 < len(damage.lines) < 1500
-    assert damage.lines == _payload(2000).split(b"\n")[: len(damage.lines)]
-    assert damage.record_line == len(damage.lines) + 1
-    assert str(len(damage.lines)) in damage.detail
+    *kept, damage = numbered_lines(file)
+    assert damage.reason == c.TRUNCATED_GZIP and all(line.reason is None for line in kept)
+    assert 500 < len(kept) < 1500
+    assert [line.raw for line in kept] == _payload(2000).split(b"\n")[: len(kept)]
+    assert [line.number for line in kept] == list(range(1, len(kept) + 1)) and damage.number == len(kept) + 1
+    assert str(len(kept)) in damage.detail
 
 
 def test_not_gzip_at_all_is_corrupt(tmp_path):
     file = _landing(tmp_path, "AMS.jsonl.gz", b'{"plain": "json"}\n')
-    [damage] = find_gzip_damage([file], workers=1)
-    assert damage.reason == c.CORRUPT_GZIP and damage.lines == []
+    [damage] = numbered_lines(file)
+    assert damage.reason == c.CORRUPT_GZIP and damage.number == 1
 
 
 def test_intact_and_empty_files_have_no_damage(tmp_path):
     intact = _landing(tmp_path, "AMS.jsonl.gz", gzip.compress(_payload(10)))
     empty = _landing(tmp_path, "CDG.jsonl.gz", b"")
     plain = _landing(tmp_path, "FRA.jsonl", _payload(3))
-    assert find_gzip_damage([intact, empty, plain], workers=2) == []
+    assert [line.raw for line in numbered_lines(intact)] == _payload(10).split(b"\n")[:10]
+    assert list(numbered_lines(empty)) == []
+    assert [(line.number, line.reason) for line in numbered_lines(plain)] == [(1, None), (2, None), (3, None)]
+
+
+def test_line_batches_carry_text_or_what_the_quarantine_shows():
+    blocks = [LineBlock(1, [b'{"a": "\xc3\xa9"}', b'{"a": "\xff"}']), LineBlock(3, [b'{"cut'], c.TRUNCATED_GZIP, "detail")]
+    batch = line_batch("f.jsonl.gz", blocks)
+    assert batch.column("text").to_pylist() == ['{"a": "é"}', None, None]
+    assert batch.column("quarantine_text").to_pylist() == [None, '{"a": "\ufffd"}', '{"cut']
+    assert batch.column("preset_reason").to_pylist() == [None, None, c.TRUNCATED_GZIP]
+    assert batch.column("preset_detail").to_pylist() == [None, None, "detail"]
+    assert batch.column("line_number").to_pylist() == [1, 2, 3]
+    clean = line_batch("f.jsonl", [LineBlock(7, [b"{}"])])
+    assert clean.column("quarantine_text").null_count == 1 and clean.column("line_number").to_pylist() == [7]
+    many = (LineBlock(n, [b"x"] * 4) for n in range(1, 41, 4))   # 10 blocks of 4 lines
+    assert [b.num_rows for b in line_batches("f", many, size=10)] == [12, 12, 12, 4]
 
 
 def test_pick_lines_reads_the_wanted_numbers(tmp_path):
@@ -73,7 +91,7 @@ def test_pick_lines_reads_the_wanted_numbers(tmp_path):
     many = _landing(tmp_path, "CDG.jsonl", b"".join(b"line %d\n" % n for n in range(1, 300_001)) + b"last")
     assert list(pick_lines(many, [300_001, 7, 150_000])) == [(7, "line 7"), (150_000, "line 150000"),
                                                              (300_001, "last")]
-    assert [n for n, _ in iter_lines(file)] == [1, 2, 3, 4]
+    assert [line.number for line in numbered_lines(file)] == [1, 2, 3, 4]
 
 
 def test_day_files_take_only_jsonl_and_jsonl_gz(tmp_path):

@@ -1,7 +1,8 @@
 """The job's two-tier checks (msgspec tier 1, reference tier 2) against the plain-Python
 reference, line by line: which lines are good, the reason and detail of the others, and
-every normalised value. Runs the real Arrow finishing step inside Spark's Python workers
-(mapInArrow), so it also catches a broken PySpark install where Python UDFs cannot run."""
+every normalised value. Runs the tasks' reading and the real Arrow finishing step inside Spark's
+Python workers (mapInArrow), so it also catches a broken PySpark install where Python UDFs
+cannot run."""
 from __future__ import annotations
 
 import json
@@ -19,8 +20,9 @@ from tests.unit.test_normalise_validate import (
 )
 from watchlist_screening.normalise import contract as c
 from watchlist_screening.normalise.finish import finish
-from watchlist_screening.normalise.lines import LINE_SCHEMA
-from watchlist_screening.normalise.records import PASSENGERS, WATCHLIST, checked_records
+from watchlist_screening.normalise.landing import LandingFile
+from watchlist_screening.normalise.lines import file_line_batches, file_sources
+from watchlist_screening.normalise.records import PASSENGERS, WATCHLIST
 from watchlist_screening.normalise.rules import (
     normalise_full_name, normalise_name, parse_date_time, parse_full_date, unit_vector,
 )
@@ -74,14 +76,23 @@ def _as_rows(finished) -> pa.RecordBatch:
     return pa.concat_tables([good, finished.bad], promote_options="default").combine_chunks().to_batches()[0]
 
 
-def finished_rows(spark, raw_lines: list[str], dataset) -> list[dict]:
-    """The lines through Spark (checked_records) and finish.py in the Python workers."""
-    lines = spark.createDataFrame([("f.jsonl", i, raw, None, None) for i, raw in enumerate(raw_lines, 1)],
-                                  LINE_SCHEMA)
-    records = checked_records(lines, dataset)
-    # The finished schema, from one batch finished on the driver.
-    schema = from_arrow_schema(_as_rows(finish(records.toArrow().to_batches()[0], dataset)).schema)
-    finished = records.mapInArrow(lambda batches: (_as_rows(finish(b, dataset)) for b in batches), schema)
+def finished_rows(spark, tmp_path, raw_lines: list[str], dataset) -> list[dict]:
+    """The lines through a landing file, Spark (file_sources) and, in the Python workers,
+    the tasks' reading and finish.py."""
+    assert not any("\n" in raw or "\r" in raw for raw in raw_lines)
+    path = tmp_path / "f.jsonl"
+    path.write_text("\n".join(raw_lines) + "\n", encoding="utf-8")
+    sources = file_sources(spark, [LandingFile("f.jsonl", path, path.stat().st_size)])
+
+    def finish_files(batches):
+        for batch in batches:
+            for source in batch.to_pylist():
+                for lines in file_line_batches(source["source_file"], source["path"]):
+                    yield _as_rows(finish(lines, dataset))
+
+    # The finished schema, from the file finished on the driver.
+    schema = from_arrow_schema(next(finish_files([sources.toArrow().to_batches()[0]])).schema)
+    finished = sources.mapInArrow(finish_files, schema)
     return sorted((row.asDict() for row in finished.collect()), key=lambda row: row["line_number"])
 
 
@@ -103,8 +114,8 @@ def _as_compared(row: dict) -> dict:
             "face_embedding": list(row["face_embedding"])}
 
 
-def test_passenger_lines_match_the_reference(spark):
-    rows = finished_rows(spark, PASSENGER_LINES, PASSENGERS)
+def test_passenger_lines_match_the_reference(spark, tmp_path):
+    rows = finished_rows(spark, tmp_path, PASSENGER_LINES, PASSENGERS)
     assert len(rows) == len(PASSENGER_LINES)
     for raw, row in zip(PASSENGER_LINES, rows):
         record, problem = check_line(raw, c.PASSENGER_FIELDS)
@@ -116,8 +127,8 @@ def test_passenger_lines_match_the_reference(spark):
             assert _as_compared(row) == _expected_passenger(record), raw[:120]
 
 
-def test_watchlist_lines_match_the_reference(spark):
-    rows = finished_rows(spark, WATCHLIST_LINES, WATCHLIST)
+def test_watchlist_lines_match_the_reference(spark, tmp_path):
+    rows = finished_rows(spark, tmp_path, WATCHLIST_LINES, WATCHLIST)
     for raw, row in zip(WATCHLIST_LINES, rows):
         record, problem = check_line(raw, c.WATCHLIST_FIELDS)
         if problem:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -30,10 +29,10 @@ from pyspark.sql import SparkSession
 from watchlist_screening.config import Settings
 from watchlist_screening.normalise import landing
 from watchlist_screening.normalise.landing import LandingError, LandingFile
-from watchlist_screening.normalise.lines import read_lines
+from watchlist_screening.normalise import contract as c
+from watchlist_screening.normalise.lines import file_sources
 from watchlist_screening.normalise.publish import known_watchlist_version, publish_day, publish_watchlist
-from watchlist_screening.normalise.raw_lines import find_gzip_damage
-from watchlist_screening.normalise.records import PASSENGERS, WATCHLIST, Dataset, checked_records
+from watchlist_screening.normalise.records import PASSENGERS, WATCHLIST, Dataset
 from watchlist_screening.normalise.session import create_session
 from watchlist_screening.normalise.staging import (
     FileStats, StagingTables, create_staging_tables, drop_staging_tables, write_to_staging,
@@ -59,15 +58,14 @@ class Staged:
 def _stage(spark: SparkSession, conninfo: str, dataset: Dataset, files: list[LandingFile],
            target: str, prefix: str, scan_day: date | None = None) -> Staged:
     started = time.monotonic()
-    damaged = find_gzip_damage(files, workers=os.cpu_count() or 1)
-    for damage in damaged:
-        log.warning("%s: %s", damage.file.relative, damage.detail)
-    records = checked_records(read_lines(spark, files, damaged), dataset)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         tables = create_staging_tables(conn, prefix, target, dataset, scan_day)
     try:
-        attempts, stats = write_to_staging(records, dataset, conninfo, tables)
+        attempts, stats = write_to_staging(file_sources(spark, files), dataset, conninfo, tables)
         _check_numbering(files, stats)
+        for damage in (s for s in stats if s.reason in (c.TRUNCATED_GZIP, c.CORRUPT_GZIP)):
+            log.warning("%s: %s after line %d: the lines before it are kept", damage.source_file,
+                        damage.reason, damage.first_line - 1)
     except BaseException:
         _drop(conninfo, tables)
         raise

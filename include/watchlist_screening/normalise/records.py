@@ -1,14 +1,11 @@
-"""From numbered lines to what the writer finishes (finish.py): Spark only decides which
-lines are UTF-8 and hands their text over; the Python workers parse and check them. A
-dataset says how its lines are checked and which columns its staging table takes."""
+"""The two kinds of landing file: a dataset says how its lines are checked (tier 1 and the
+contract's fields), what identifies a record, and which columns its staging table takes."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable
 
 import pyarrow as pa
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from watchlist_screening.normalise import contract as c
 from watchlist_screening.normalise.contract import Field
@@ -38,15 +35,3 @@ WATCHLIST = Dataset(
     staged=("subject_id", "given_names", "surname", "given_names_norm", "surname_norm", "full_name_norm",
             "all_names_norm", "date_of_birth", "all_dobs", "aliases", "place_of_birth", "place_of_birth_norm",
             "nationality", "sex", "height_cm", "eye_colour", "face_embedding", "offence", "caution", "listed_on"))
-
-
-def checked_records(lines: DataFrame, dataset: Dataset) -> DataFrame:
-    """One row per line, as finish.py reads it: where it came from, any preset problem,
-    the text of UTF-8 lines, and the repaired text of the others (for the quarantine).
-    The text crosses to Python as is: a non-UTF-8 string would break Arrow's decoding."""
-    utf8 = F.is_valid_utf8("raw_text")
-    return lines.select(
-        "source_file", "line_number", "preset_reason", "preset_detail",
-        F.when(utf8, F.col("raw_text")).alias("text"),
-        F.when(~utf8, F.make_valid_utf8("raw_text")).alias("quarantine_text"),
-    )

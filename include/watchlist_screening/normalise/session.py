@@ -6,11 +6,6 @@ from pyspark.sql import SparkSession
 SQL_SETTINGS = {
     # Timestamps leave Spark with an explicit offset; UTC keeps logs and tests plain.
     "spark.sql.session.timeZone": "UTC",
-    # No file split across partitions: line numbers depend on it (lines.py). Spark's split
-    # size is min(maxPartitionBytes, max(openCostInBytes, bytes per core)): both must be
-    # beyond any file (1 PiB, far from overflowing when summed over files).
-    "spark.sql.files.maxPartitionBytes": str(1 << 50),
-    "spark.sql.files.openCostInBytes": str(1 << 50),
 }
 
 

@@ -1,6 +1,6 @@
 """Staging tables and the Spark → PostgreSQL write into them.
 
-Each Spark task finishes its lines (finish.py) and streams them into the run's staging
+Each Spark task reads its landing file (lines.py), finishes its lines (finish.py) and streams them into the run's staging
 tables with binary COPY encoded from Arrow (binary_copy.py): good rows into a table shaped
 like the warehouse table, in one COPY per task; bad lines, few, into a quarantine table at
 the end. Binary COPY spares PostgreSQL parsing 128 floats of text per row, the costliest
@@ -29,6 +29,7 @@ from pyspark.sql import DataFrame
 
 from watchlist_screening.normalise import binary_copy
 from watchlist_screening.normalise.finish import LINE_COLUMNS, finish
+from watchlist_screening.normalise.lines import file_line_batches
 from watchlist_screening.normalise.records import Dataset
 
 SCHEMA = "staging"
@@ -133,6 +134,11 @@ def _collector_paused():
             gc.enable()
 
 
+def _sources(batches: Iterator[pa.RecordBatch]) -> Iterator[dict]:
+    for batch in batches:
+        yield from batch.to_pylist()
+
+
 def _with_attempt(rows: pa.Table, schema: pa.Schema, attempt: int) -> pa.Table:
     rows = rows.add_column(0, "write_attempt", pa.repeat(pa.scalar(attempt, pa.int64()), rows.num_rows))
     return rows.select(schema.names).cast(schema)
@@ -144,7 +150,7 @@ def _copy_statement(tables: StagingTables, table: str, schema: pa.Schema) -> sql
 
 
 def _copy_partition(conninfo: str, tables: StagingTables, dataset: Dataset):
-    def write(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    def write(sources: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         attempt = TaskContext.get().taskAttemptId()
         stats: dict[tuple[str, str | None], list[int]] = {}
         files: set[str] = set()
@@ -153,16 +159,16 @@ def _copy_partition(conninfo: str, tables: StagingTables, dataset: Dataset):
             with psycopg.connect(conninfo) as conn, _collector_paused():   # commits on leaving
                 with conn.cursor().copy(_copy_statement(tables, tables.good, tables.good_schema)) as copy:
                     copy.write(binary_copy.HEADER)
-                    for batch in batches:
-                        if batch.num_rows == 0:
-                            continue
-                        files.update(batch.column("source_file").unique().to_pylist())
-                        finished = finish(batch, dataset)
-                        if finished.good.num_rows:
-                            copy.write(binary_copy.encode_rows(_with_attempt(finished.good, tables.good_schema, attempt)))
-                        if finished.bad.num_rows:
-                            bad.append(_with_attempt(finished.bad, tables.bad_schema, attempt))
-                        _count(finished, stats)
+                    for source in _sources(sources):
+                        files.add(source["source_file"])
+                        for batch in file_line_batches(source["source_file"], source["path"]):
+                            finished = finish(batch, dataset)
+                            if finished.good.num_rows:
+                                copy.write(binary_copy.encode_rows(
+                                    _with_attempt(finished.good, tables.good_schema, attempt)))
+                            if finished.bad.num_rows:
+                                bad.append(_with_attempt(finished.bad, tables.bad_schema, attempt))
+                            _count(finished, stats)
                     copy.write(binary_copy.TRAILER)
                 if bad:
                     with conn.cursor().copy(_copy_statement(tables, tables.bad, tables.bad_schema)) as copy:
@@ -194,10 +200,11 @@ def _count(finished, stats: dict[tuple[str, str | None], list[int]]) -> None:
             stats[key] = [n, first, last]
 
 
-def write_to_staging(records: DataFrame, dataset: Dataset, conninfo: str,
+def write_to_staging(sources: DataFrame, dataset: Dataset, conninfo: str,
                      tables: StagingTables) -> tuple[list[int], list[FileStats]]:
-    """Finish `records` (records.checked_records) and COPY them into `tables`; returns the
-    task attempts whose rows count and the line statistics per (file, reason) they wrote."""
-    rows = records.mapInArrow(_copy_partition(conninfo, tables, dataset), _STATS_SCHEMA).collect()
+    """Read, finish and COPY the lines of the files in `sources` (lines.file_sources) into
+    `tables`; returns the task attempts whose rows count and the line statistics per
+    (file, reason) they wrote."""
+    rows = sources.mapInArrow(_copy_partition(conninfo, tables, dataset), _STATS_SCHEMA).collect()
     attempts = sorted({row.write_attempt for row in rows})
     return attempts, [FileStats(r.source_file, r.reason, r.lines, r.first_line, r.last_line) for r in rows]
