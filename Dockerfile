@@ -1,10 +1,10 @@
-# Airflow image for docker-compose.yaml: the official Airflow 3.3.2 image plus Java 17 and
-# the PostgreSQL JDBC driver (Spark), and this project's pinned requirements.
+# Airflow image for docker-compose.yaml: the official Airflow 3.3.2 image plus Java 17
+# (Spark) and this project's pinned requirements.
 FROM apache/airflow:3.3.2-python3.11
 
 USER root
 RUN apt-get update \
- && apt-get install -y --no-install-recommends openjdk-17-jre-headless libpostgresql-jdbc-java \
+ && apt-get install -y --no-install-recommends openjdk-17-jre-headless \
  && rm -rf /var/lib/apt/lists/*
 ENV JAVA_HOME=/usr/lib/jvm/java-17-openjdk-amd64
 

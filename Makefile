@@ -10,7 +10,7 @@ LOCAL := $(REPO)/.local
 VENV := $(REPO)/.venv
 PY := $(VENV)/bin/python
 ENV := source $(REPO)/scripts/env.sh
-APT_PACKAGES := postgresql libpostgresql-jdbc-java default-jre-headless nginx-light curl gettext-base docker-compose chromium wrk
+APT_PACKAGES := postgresql default-jre-headless nginx-light curl gettext-base docker-compose chromium wrk
 INSTALL_STAMP := $(VENV)/.installed-$(shell cat requirements.txt pyproject.toml 2>/dev/null | sha1sum | cut -c1-12)
 
 DATE ?= 2026-11-23

@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -88,12 +89,8 @@ def _forget_day(dsn: str) -> None:
 
 
 def spark_ingest(root: Path, dsn: str) -> dict:
-    env = {**os.environ, "WAREHOUSE_DSN": dsn, "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}",
-           "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
     # watchlist first, alone, so the day's timing is the passengers' own
-    cmd = ["spark-submit", "--master", "local[*]", "--driver-memory", "8g", "--jars", "/usr/share/java/postgresql.jar",
-           "--conf", "spark.sql.session.timeZone=UTC", str(REPO / "spark" / "normalise_day.py"),
-           "--date", DAY, "--landing-dir", str(root)]
+    cmd, env = _job(root, dsn, DAY)
     warm = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if warm.returncode != 0:
         raise RuntimeError(warm.stderr[-3000:])
@@ -108,7 +105,59 @@ def spark_ingest(root: Path, dsn: str) -> dict:
     # the job's summary is its last JSON line; Spark may log after it
     summary = json.loads(next(line for line in reversed(done.stdout.splitlines()) if line.startswith("{")))
     return {"seconds": round(seconds, 2), "passengers": summary["passengers"], "quarantined": summary["quarantined"],
-            "driver_peak_rss_mb": round(peak_kb / 1024) if peak_kb else None}
+            "driver_peak_rss_mb": round(peak_kb / 1024) if peak_kb else None, "steps": _steps(done.stdout)}
+
+
+_STEP_PATTERNS = {   # the job's own log lines; what is left of the total is start-up and exit
+    "read_checked_and_staged": r"passengers: \d+ lines parsed, checked and staged in ([\d.]+) s",
+    "duplicates_settled": r"duplicates settled in ([\d.]+) s",
+    "partition_indexed": r"partition indexed in ([\d.]+) s",
+    "published": r": published in ([\d.]+) s",
+}
+
+
+def _steps(log: str) -> dict:
+    found = {name: re.search(pattern, log) for name, pattern in _STEP_PATTERNS.items()}
+    return {f"{name}_seconds": float(match.group(1)) for name, match in found.items() if match}
+
+
+def _job(root: Path, dsn: str, day: str) -> tuple[list[str], dict]:
+    env = {**os.environ, "WAREHOUSE_DSN": dsn, "PATH": f"{REPO / '.venv' / 'bin'}:{os.environ['PATH']}",
+           "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    return ["spark-submit", "--master", "local[*]", "--driver-memory", "8g", "--conf", "spark.sql.session.timeZone=UTC",
+            str(REPO / "spark" / "normalise_day.py"), "--date", day, "--landing-dir", str(root)], env
+
+
+def full_scale(base: str) -> dict:
+    """One cold run at the issue's full scale, a 1,000,000-person watchlist and 2 airports ×
+    500,000 passengers: the watchlist version is loaded, then the day. Reuses the linkage
+    bench's scale-b landing data when it is there (same sizes)."""
+    import psutil
+
+    linkage_b = REPO / ".local" / "bench" / "linkage" / "w1000000-p500000-s1000-seed303"
+    root = linkage_b if (linkage_b / "watchlist").is_dir() else landing_for(1_000_000, 1_000_000)
+    day = sorted(p.name for p in (root / "passengers").iterdir())[0]
+    dsn = fresh_database(base)
+    peak = [psutil.virtual_memory().used]
+    try:
+        apply_migrations(dsn, SQL_ROOT / "warehouse")
+        cmd, env = _job(root, dsn, day)
+        start = time.perf_counter()
+        job = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        while job.poll() is None:   # the machine's memory in use, sampled: workers are not the job's children
+            peak.append(psutil.virtual_memory().used)
+            time.sleep(0.5)
+        out = job.stdout.read()
+        seconds = time.perf_counter() - start
+        if job.returncode != 0:
+            raise RuntimeError(out[-3000:])
+    finally:
+        drop_database(base, dsn)
+    summary = json.loads(next(line for line in reversed(out.splitlines()) if line.startswith("{")))
+    watchlist = re.search(r"watchlist: (\d+) lines parsed, checked and staged in ([\d.]+) s", out)
+    return {"watchlist_lines": int(watchlist.group(1)), "watchlist_staged_seconds": float(watchlist.group(2)),
+            "passengers": summary["passengers"], "quarantined": summary["quarantined"], "seconds": round(seconds, 2),
+            "memory_in_use_growth_gb": round((max(peak) - peak[0]) / 2**30, 2), "steps": _steps(out)}
 
 
 def fresh_database(base: str) -> str:
@@ -125,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--passengers", "--sizes", type=int, nargs="+", default=[100_000, 1_000_000],
                         help="day sizes to measure (passengers, split over two airports)")
     parser.add_argument("--watchlist-size", type=int, default=20_000)
+    parser.add_argument("--full-scale", action="store_true",
+                        help="also one cold run with a 1,000,000-person watchlist and 1,000,000 passengers")
     args = parser.parse_args(argv)
     base = load_env_file(REPO / ".local" / "stack.env")["WAREHOUSE_DSN"]
     results = []
@@ -152,10 +203,14 @@ def main(argv: list[str] | None = None) -> int:
         }
         print(json.dumps(result), flush=True)
         results.append(result)
+    report = {"measured_at": datetime.now(timezone.utc).isoformat(), "machine": {
+        "cpus": os.cpu_count(), "python": platform.python_version()}, "day": DAY, "results": results}
+    if args.full_scale:
+        report["full_scale"] = full_scale(base)
+        print(json.dumps(report["full_scale"]), flush=True)
     out = REPO / "bench" / "results" / "ingest.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"measured_at": datetime.now(timezone.utc).isoformat(), "machine": {
-        "cpus": os.cpu_count(), "python": platform.python_version()}, "day": DAY, "results": results}, indent=2))
+    out.write_text(json.dumps(report, indent=2))
     print(f"written to {out}")
     return 0
 

@@ -43,7 +43,6 @@ from watchlist_screening.landing_sensor import LandingFilesSensor
 from watchlist_screening.retry import TransientErrorsOnly
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-POSTGRES_JDBC_JAR = "/usr/share/java/postgresql.jar"
 ALERTING_POOL = "alerting_service"
 SCAN_DAY = "{{ params.date or ds }}"
 PREPARED = "ti.xcom_pull(task_ids='prepare_day')"
@@ -128,7 +127,6 @@ def watchlist_screening():
         task_id="normalise",
         conn_id="spark_default",
         application=str(REPO_ROOT / "spark" / "normalise_day.py"),
-        jars=POSTGRES_JDBC_JAR,
         name="watchlist-normalise-" + SCAN_DAY,
         application_args=["--date", SCAN_DAY, "--landing-dir", "{{ " + PREPARED + "['landing_dir'] }}"],
         # secrets go through the environment, never the (logged) command line

@@ -45,7 +45,7 @@ def landing(tmp_path) -> Path:
 def run_job(landing: Path, dsn: str, day: str = DAY, **extra_env: str) -> tuple[int, dict | None, str]:
     env = {**os.environ, **extra_env, "WAREHOUSE_DSN": dsn, "PATH": f"{REPO_ROOT / '.venv' / 'bin'}:{os.environ['PATH']}",
            "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
-    done = subprocess.run(["spark-submit", "--master", "local[2]", "--jars", "/usr/share/java/postgresql.jar",
+    done = subprocess.run(["spark-submit", "--master", "local[2]",
                            str(REPO_ROOT / "spark" / "normalise_day.py"), "--date", day, "--landing-dir", str(landing)],
                           env=env, capture_output=True, text=True, timeout=600)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]

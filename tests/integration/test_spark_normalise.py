@@ -102,7 +102,7 @@ def run_job(landing: Path, dsn: str, day: str = DAY, *args: str) -> tuple[int, d
            "PYSPARK_PYTHON": str(VENV_BIN / "python")}
     env.pop("WATCHLIST_MAX_QUARANTINE_SHARE", None)
     done = subprocess.run(
-        ["spark-submit", "--master", "local[2]", "--jars", "/usr/share/java/postgresql.jar",
+        ["spark-submit", "--master", "local[2]",
          str(REPO_ROOT / "spark" / "normalise_day.py"), "--date", day, "--landing-dir", str(landing), *args],
         env=env, capture_output=True, text=True, timeout=900)
     last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
