@@ -58,20 +58,24 @@ def _fresh_database(base_dsn: str, prefix: str) -> str:
 
 
 def drop_database(base_dsn: str, dsn: str, attempts: int = 20) -> None:
-    """DROP ... WITH (FORCE), retried while it meets an autovacuum worker: FORCE may only
-    terminate backends of our own role, and a database just written to in bulk is often
-    being vacuumed (the worker exits within seconds)."""
+    """DROP DATABASE, which itself stops an autovacuum worker busy in it (a database just
+    written to in bulk often has one); then WITH (FORCE) for our own sessions left in it.
+    FORCE alone refuses while an autovacuum worker is there: it may only terminate
+    backends of our own role."""
     name = conninfo_to_dict(dsn)["dbname"]
     with psycopg.connect(base_dsn, autocommit=True) as conn:
         for attempt in range(attempts):
             try:
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
                 return
-            except psycopg.errors.InsufficientPrivilege:
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(0.5)
-
+            except psycopg.errors.ObjectInUse:
+                try:
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                    return
+                except psycopg.errors.InsufficientPrivilege:
+                    if attempt == attempts - 1:
+                        raise
+                    time.sleep(0.5)
 
 
 @contextmanager
