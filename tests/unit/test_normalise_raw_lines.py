@@ -12,7 +12,9 @@ import pytest
 from watchlist_screening.normalise import contract as c
 from watchlist_screening.normalise.landing import LandingError, day_files, watchlist_file
 from watchlist_screening.normalise.lines import line_batch, line_batches
-from watchlist_screening.normalise.raw_lines import LineBlock, LineSplitter, numbered_lines, pick_lines
+from watchlist_screening.normalise.raw_lines import (
+    FilePart, LineBlock, LineSplitter, file_parts, line_blocks, numbered_lines, pick_lines,
+)
 
 
 def split(*chunks: bytes) -> list[bytes]:
@@ -104,3 +106,24 @@ def test_day_files_take_only_jsonl_and_jsonl_gz(tmp_path):
     assert day_files(tmp_path, date(2026, 3, 2)) == []
     with pytest.raises(LandingError, match="watchlist"):
         watchlist_file(tmp_path)
+
+
+@pytest.mark.parametrize("ending", [b"\n", b""])
+def test_a_big_file_cut_into_parts_reads_and_numbers_as_a_whole(tmp_path, ending):
+    data = b"\n".join(b'{"n": %d, "pad": "%s"}' % (i, b"x" * (i % 97)) for i in range(1, 3001)) + b"\n\n" + b"last" + ending
+    file = _landing(tmp_path, "AMS.jsonl", data)
+    parts = file_parts(file, part_bytes=10_000)
+    assert parts and len(parts) > 10
+    assert parts[0].start == 0 and parts[-1].end == len(data)
+    assert all(a.end == b.start and data[a.end - 1:a.end] == b"\n" for a, b in zip(parts, parts[1:]))
+    whole = [(line.number, line.raw) for line in numbered_lines(file)]
+    pieces = [(block.first + i, raw) for part in parts for block in line_blocks(file, part)
+              for i, raw in enumerate(block.lines)]
+    assert pieces == whole and whole[-1] == (3002, b"last")
+
+
+def test_files_that_are_read_whole(tmp_path):
+    assert file_parts(_landing(tmp_path, "A.jsonl", b"a\n" * 100), part_bytes=1_000) is None          # small
+    assert file_parts(_landing(tmp_path, "B.jsonl", b"a\r\n" * 1000), part_bytes=100) is None         # \r ends
+    assert file_parts(_landing(tmp_path, "C.jsonl.gz", gzip.compress(b"a\n" * 10_000)), part_bytes=10) is None
+    assert file_parts(_landing(tmp_path, "D.jsonl", b"x" * 5000), part_bytes=100) == [FilePart(0, 5000, 1)]

@@ -87,7 +87,7 @@ def finished_rows(spark, tmp_path, raw_lines: list[str], dataset) -> list[dict]:
     def finish_files(batches):
         for batch in batches:
             for source in batch.to_pylist():
-                for lines in file_line_batches(source["source_file"], source["path"]):
+                for lines in file_line_batches(source):
                     yield _as_rows(finish(lines, dataset))
 
     # The finished schema, from the file finished on the driver.
@@ -142,3 +142,23 @@ def test_watchlist_lines_match_the_reference(spark, tmp_path):
         assert row["all_names_norm"] == [n for n in names if n]
         assert [d.isoformat() for d in row["all_dobs"]] == dobs
         assert json.loads(row["aliases"]) == aliases
+
+
+def test_a_file_bigger_than_its_share_of_the_cores_is_read_by_several_tasks(spark, tmp_path):
+    big, small = tmp_path / "big.jsonl", tmp_path / "small.jsonl"
+    big.write_text("\n".join(line(PASSENGER, scan_id=f"S{i}") for i in range(1, 401)) + "\n", encoding="utf-8")
+    small.write_text(line(PASSENGER) + "\n", encoding="utf-8")
+    files = [LandingFile(p.name, p, p.stat().st_size) for p in (small, big)]
+    sources = file_sources(spark, files, min_part_bytes=big.stat().st_size // 8)
+    assert sum(1 for row in sources.collect() if row.source_file == "big.jsonl") > 2
+
+    def numbered(batches):
+        for batch in batches:
+            for source in batch.to_pylist():
+                for lines in file_line_batches(source):
+                    scan_ids = [json.loads(text)["scan_id"] for text in lines.column("text").to_pylist()]
+                    yield pa.RecordBatch.from_arrays([lines.column("source_file"), lines.column("line_number"),
+                                                      pa.array(scan_ids)], names=["file", "line", "scan_id"])
+
+    got = sorted(tuple(row) for row in sources.mapInArrow(numbered, "file string, line int, scan_id string").collect())
+    assert got == sorted([("big.jsonl", n, f"S{n}") for n in range(1, 401)] + [("small.jsonl", 1, PASSENGER["scan_id"])])

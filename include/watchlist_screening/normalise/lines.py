@@ -7,7 +7,9 @@ parsed in Python anyway, and carrying 1.4 GB of text from the JVM to the workers
 about a third of the day's CPU (measured at 1,000,000 passengers). Reading in the task
 also numbers lines exactly (a counter, not Spark's row ids) and lets a damaged .jsonl.gz
 keep the lines before the damage. A day spreads over one file per airport, which is
-where the parallelism is; the biggest files are scheduled first.
+where the parallelism is; a file bigger than its share of the cores (a 1M-person
+watchlist is one file) is cut at line ends into parts read by several tasks, numbered as
+in the whole file. The biggest pieces are scheduled first.
 """
 from __future__ import annotations
 
@@ -19,18 +21,34 @@ import pyarrow as pa
 from pyspark.sql import DataFrame, SparkSession
 
 from watchlist_screening.normalise.landing import LandingFile
-from watchlist_screening.normalise.raw_lines import LineBlock, line_blocks
+from watchlist_screening.normalise.raw_lines import FilePart, LineBlock, file_parts, line_blocks
 
-SOURCE_SCHEMA = "source_file string, path string, size long"
+SOURCE_SCHEMA = "source_file string, path string, bytes long, start long, end long, first_line long"
+# Cutting a file costs a read to count its lines: only worth it for a file that would keep
+# the other cores waiting.
+MIN_PART_BYTES = 64 << 20
 BATCH_LINES = 10_000
 LINE_BATCH_SCHEMA = pa.schema([
     ("source_file", pa.string()), ("line_number", pa.int32()), ("preset_reason", pa.string()),
     ("preset_detail", pa.string()), ("text", pa.string()), ("quarantine_text", pa.string())])
 
 
-def file_sources(spark: SparkSession, files: list[LandingFile]) -> DataFrame:
-    """One row per non-empty file (an empty file has no line to check), one partition each."""
-    rows = sorted(((f.relative, str(f.path), f.size) for f in files if f.size > 0), key=lambda r: -r[2])
+def file_sources(spark: SparkSession, files: list[LandingFile], min_part_bytes: int = MIN_PART_BYTES) -> DataFrame:
+    """One row per non-empty file (an empty file has no line to check) or, for a file
+    bigger than its share of the cores, per part of it (raw_lines.file_parts); one
+    partition each, the biggest first."""
+    readable = [f for f in files if f.size > 0]
+    share = sum(f.size for f in readable) / max(spark.sparkContext.defaultParallelism, 1)
+    rows = []
+    for f in readable:
+        parts = None
+        if f.size > max(min_part_bytes, share * 1.25):
+            parts = file_parts(f, max(min_part_bytes, int(share / 2)))
+        if parts:
+            rows += [(f.relative, str(f.path), p.end - p.start, p.start, p.end, p.first_line) for p in parts]
+        else:
+            rows.append((f.relative, str(f.path), f.size, None, None, None))
+    rows.sort(key=lambda row: -row[2])
     if not rows:
         return spark.createDataFrame([], SOURCE_SCHEMA)
     return spark.createDataFrame(spark.sparkContext.parallelize(rows, numSlices=len(rows)), SOURCE_SCHEMA)
@@ -88,7 +106,9 @@ def line_batches(source_file: str, blocks: Iterable[LineBlock], size: int = BATC
         yield line_batch(source_file, pending)
 
 
-def file_line_batches(source_file: str, path: str, size: int = BATCH_LINES) -> Iterator[pa.RecordBatch]:
-    """The lines of one landing file as line batches, read where the task runs."""
-    file = LandingFile(source_file, Path(path), Path(path).stat().st_size)
-    return line_batches(source_file, line_blocks(file), size)
+def file_line_batches(source: dict, size: int = BATCH_LINES) -> Iterator[pa.RecordBatch]:
+    """The lines of one file_sources row as line batches, read where the task runs."""
+    path = Path(source["path"])
+    file = LandingFile(source["source_file"], path, path.stat().st_size)
+    part = FilePart(source["start"], source["end"], source["first_line"]) if source["start"] is not None else None
+    return line_batches(source["source_file"], line_blocks(file, part), size)

@@ -105,15 +105,27 @@ class LineBlock:
     detail: str | None = None
 
 
-def line_blocks(file: LandingFile) -> Iterator[LineBlock]:
-    """Every line of `file`, streamed in blocks. For a .jsonl.gz that cannot be read to its
-    end, the complete lines before the damage, then one record with the cut line's bytes
-    and the reason (truncated_gzip or corrupt_gzip)."""
+def _range_chunks(stream: BinaryIO, start: int, end: int) -> Iterator[bytes]:
+    stream.seek(start)
+    left = end - start
+    while left > 0:
+        chunk = stream.read(min(CHUNK, left))
+        if not chunk:
+            return
+        left -= len(chunk)
+        yield chunk
+
+
+def line_blocks(file: LandingFile, part: "FilePart | None" = None) -> Iterator[LineBlock]:
+    """Every line of `file` (or of one part of it, numbered from the part's first line),
+    streamed in blocks. For a .jsonl.gz that cannot be read to its end, the complete lines
+    before the damage, then one record with the cut line's bytes and the reason
+    (truncated_gzip or corrupt_gzip)."""
     splitter = LineSplitter()
-    number = 0
+    number = part.first_line - 1 if part else 0
     try:
         with _open(file) as stream:
-            for chunk in _chunks(stream):
+            for chunk in (_range_chunks(stream, part.start, part.end) if part else _chunks(stream)):
                 lines = splitter.feed(chunk)
                 if lines:
                     yield LineBlock(number + 1, lines)
@@ -137,3 +149,49 @@ def numbered_lines(file: LandingFile) -> Iterator[NumberedLine]:
     for block in line_blocks(file):
         for offset, raw in enumerate(block.lines):
             yield NumberedLine(block.first + offset, raw, block.reason, block.detail)
+
+
+@dataclass(frozen=True)
+class FilePart:
+    """Bytes [start, end) of a plain landing file, cut just after a \\n, whose first line
+    is line `first_line` of the file."""
+    start: int
+    end: int
+    first_line: int
+
+
+def _line_end_after(stream: BinaryIO, position: int) -> int | None:
+    """The offset just after the first \\n at or after `position`; None if there is none."""
+    stream.seek(position)
+    while chunk := stream.read(1 << 16):
+        found = chunk.find(b"\n")
+        if found != -1:
+            return position + found + 1
+        position += len(chunk)
+    return None
+
+
+def file_parts(file: LandingFile, part_bytes: int) -> list[FilePart] | None:
+    """A big plain file cut into parts of about `part_bytes` at line ends, so that its
+    lines are read by several tasks and still numbered as in the whole file; None when
+    the file is read whole: small, gzipped (not splittable), or using \\r line ends
+    (counting those across cuts is not worth it for a file nobody writes). Costs one
+    read of the file to count its lines."""
+    if file.gzipped or file.size <= part_bytes:
+        return None
+    cuts = [0]
+    with file.path.open("rb") as stream:
+        while cuts[-1] + part_bytes < file.size:
+            cut = _line_end_after(stream, cuts[-1] + part_bytes - 1)
+            if cut is None or cut >= file.size:
+                break
+            cuts.append(cut)
+        cuts.append(file.size)
+        parts, first = [], 1
+        for start, end in zip(cuts, cuts[1:]):
+            parts.append(FilePart(start, end, first))
+            for chunk in _range_chunks(stream, start, end):
+                if b"\r" in chunk:
+                    return None
+                first += chunk.count(b"\n")
+    return parts

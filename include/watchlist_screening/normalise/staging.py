@@ -161,7 +161,7 @@ def _copy_partition(conninfo: str, tables: StagingTables, dataset: Dataset):
                     copy.write(binary_copy.HEADER)
                     for source in _sources(sources):
                         files.add(source["source_file"])
-                        for batch in file_line_batches(source["source_file"], source["path"]):
+                        for batch in file_line_batches(source):
                             finished = finish(batch, dataset)
                             if finished.good.num_rows:
                                 copy.write(binary_copy.encode_rows(
