@@ -68,6 +68,7 @@ SCALES = {
           "seed": 303, "train_seed": 202, "train_scale": "a"},
 }
 DUCKDB_MEMORY_GB = 6.0  # replaced in main() by --duckdb-memory-gb
+REUSE_CANDIDATES = False  # replaced in main() by --reuse-candidates
 THRESHOLD = 0.5  # replaced in main() by --threshold / the pipeline's WATCHLIST_MATCH_THRESHOLD
 log = logging.getLogger("linkage_eval")
 
@@ -363,9 +364,32 @@ def prepare(landing: Path, steps: dict | None = None, checkpoint=lambda: None):
     with step(steps, "load"):
         counts = jsonl_loader.load_generated_day(con, landing, DAY)
     checkpoint()
+    cache = _candidates_cache(landing)
+    if REUSE_CANDIDATES and cache.exists():
+        with step(steps, "candidates"):
+            counts["candidate_pairs"] = _load_candidates(con, cache)
+        steps["candidates"]["reused_from"] = cache.name
+        return con, counts
     with step(steps, "candidates"):
         counts["candidate_pairs"] = candidates.build_candidates(con)
+    con.execute(f"COPY {candidates.CANDIDATES} TO '{cache}' (FORMAT parquet)")
     return con, counts
+
+
+def _candidates_cache(landing: Path) -> Path:
+    """Where this day's candidate pairs are kept, named after the candidate code and its
+    configuration: a change to either makes a new file rather than reusing a stale one."""
+    import hashlib
+    from dataclasses import asdict
+
+    key = hashlib.sha256(Path(candidates.__file__).read_bytes() + repr(asdict(candidates.CandidateConfig())).encode())
+    return landing / f"candidates-{key.hexdigest()[:12]}.parquet"
+
+
+def _load_candidates(con: duckdb.DuckDBPyConnection, cache: Path) -> int:
+    """build_candidates' tables from a cached run (--reuse-candidates)."""
+    con.execute(f"CREATE OR REPLACE TABLE {candidates.CANDIDATES} AS SELECT * FROM read_parquet('{cache}')")
+    return candidates.blocked_pairs_for_splink(con)
 
 
 def run_scale(name: str, work_dir: Path, baselines: bool, train_cache: dict, result: dict | None = None,
@@ -528,11 +552,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="match probability an alert needs (default: the pipeline's, WATCHLIST_MATCH_THRESHOLD)")
     parser.add_argument("--tf-variant", action="store_true",
                         help="also train and score with a term-frequency adjusted surname level")
+    parser.add_argument("--reuse-candidates", action="store_true",
+                        help="take candidate pairs from an earlier run on the same data and candidate code "
+                             "(the 1M x 1M search takes about an hour); its time is then the reading")
     parser.add_argument("--duckdb-memory-gb", type=float, default=6.0,
                         help="DuckDB's memory limit; it spills beyond (the machine is shared)")
     args = parser.parse_args(argv)
-    global THRESHOLD, DUCKDB_MEMORY_GB
+    global THRESHOLD, DUCKDB_MEMORY_GB, REUSE_CANDIDATES
     DUCKDB_MEMORY_GB = args.duckdb_memory_gb
+    REUSE_CANDIDATES = args.reuse_candidates
     if args.threshold is None:
         from watchlist_screening.config import Settings
 

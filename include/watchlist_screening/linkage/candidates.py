@@ -111,7 +111,12 @@ def build_candidates(con: duckdb.DuckDBPyConnection, config: CandidateConfig = C
         JOIN {PASSENGERS} p ON p.unique_id = a.scan_id
         JOIN {WATCHLIST} w ON w.unique_id = a.subject_id""")
     con.unregister("photo_pairs")
-    # Splink joins blocked pairs on '<source_dataset>-__-<unique_id>' keys.
+    return blocked_pairs_for_splink(con)
+
+
+def blocked_pairs_for_splink(con: duckdb.DuckDBPyConnection) -> int:
+    """The blocked-pairs table Splink scores, from `candidate_pairs`; the number of pairs.
+    Splink joins blocked pairs on '<source_dataset>-__-<unique_id>' keys."""
     con.execute(f"""
         CREATE OR REPLACE TABLE {SPLINK_BLOCKED_PAIRS} AS
         SELECT '0' AS match_key,
