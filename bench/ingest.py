@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -32,6 +32,7 @@ sys.path.insert(0, str(REPO / "tests"))
 from conftest import drop_database, load_env_file  # noqa: E402
 
 from watchlist_screening.normalise import contract as c  # noqa: E402
+from watchlist_screening.normalise.publish import day_partitions  # noqa: E402
 from watchlist_screening.warehouse.migrate import SQL_ROOT, apply_migrations  # noqa: E402
 
 DAY = "2030-06-01"
@@ -79,10 +80,7 @@ def _forget_day(dsn: str) -> None:
     """Drops the warm-up's day, so the timed run takes the first-run path a daily run
     takes (a re-run replacing a day also waits out autovacuum on the old partition)."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        for (partition,) in conn.execute("""
-                SELECT format('%I.%I', n.nspname, c.relname) FROM pg_inherits i
-                JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-                WHERE i.inhparent = 'warehouse.passengers'::regclass""").fetchall():
+        for partition in day_partitions(conn, date.fromisoformat(DAY)):
             conn.execute(f"DROP TABLE {partition}")
         conn.execute("DELETE FROM warehouse.quarantine WHERE dataset = 'passengers'")
         conn.execute("DELETE FROM warehouse.day_runs")
@@ -102,10 +100,14 @@ def spark_ingest(root: Path, dsn: str) -> dict:
         raise RuntimeError(done.stderr[-3000:])
     peak_kb = next((int(line.split(":")[1]) for line in done.stderr.splitlines()
                     if "Maximum resident set size" in line), None)
-    # the job's summary is its last JSON line; Spark may log after it
-    summary = json.loads(next(line for line in reversed(done.stdout.splitlines()) if line.startswith("{")))
+    summary = _job_summary(done.stdout)
     return {"seconds": round(seconds, 2), "passengers": summary["passengers"], "quarantined": summary["quarantined"],
             "driver_peak_rss_mb": round(peak_kb / 1024) if peak_kb else None, "steps": _steps(done.stdout)}
+
+
+def _job_summary(out: str) -> dict:
+    """The job's run summary: its last JSON line (Spark may log after it)."""
+    return json.loads(next(line for line in reversed(out.splitlines()) if line.startswith("{")))
 
 
 _STEP_PATTERNS = {   # the job's own log lines; what is left of the total is start-up and exit
@@ -153,7 +155,7 @@ def full_scale(base: str) -> dict:
             raise RuntimeError(out[-3000:])
     finally:
         drop_database(base, dsn)
-    summary = json.loads(next(line for line in reversed(out.splitlines()) if line.startswith("{")))
+    summary = _job_summary(out)
     watchlist = re.search(r"watchlist: (\d+) lines parsed, checked and staged in ([\d.]+) s", out)
     return {"watchlist_lines": int(watchlist.group(1)), "watchlist_staged_seconds": float(watchlist.group(2)),
             "passengers": summary["passengers"], "quarantined": summary["quarantined"], "seconds": round(seconds, 2),

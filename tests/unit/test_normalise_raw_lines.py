@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import random
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -13,8 +14,22 @@ from watchlist_screening.normalise import contract as c
 from watchlist_screening.normalise.landing import LandingError, day_files, watchlist_file
 from watchlist_screening.normalise.lines import line_batch, line_batches
 from watchlist_screening.normalise.raw_lines import (
-    FilePart, LineBlock, LineSplitter, file_parts, line_blocks, numbered_lines, pick_lines,
+    FilePart, LineBlock, LineSplitter, file_parts, line_blocks, pick_lines,
 )
+
+
+@dataclass(frozen=True)
+class NumberedLine:
+    number: int
+    raw: bytes
+    reason: str | None = None
+    detail: str | None = None
+
+
+def numbered_lines(file, part: FilePart | None = None) -> list[NumberedLine]:
+    """line_blocks one line at a time."""
+    return [NumberedLine(block.first + offset, raw, block.reason, block.detail)
+            for block in line_blocks(file, part) for offset, raw in enumerate(block.lines)]
 
 
 def split(*chunks: bytes) -> list[bytes]:
@@ -117,8 +132,7 @@ def test_a_big_file_cut_into_parts_reads_and_numbers_as_a_whole(tmp_path, ending
     assert parts[0].start == 0 and parts[-1].end == len(data)
     assert all(a.end == b.start and data[a.end - 1:a.end] == b"\n" for a, b in zip(parts, parts[1:]))
     whole = [(line.number, line.raw) for line in numbered_lines(file)]
-    pieces = [(block.first + i, raw) for part in parts for block in line_blocks(file, part)
-              for i, raw in enumerate(block.lines)]
+    pieces = [(line.number, line.raw) for part in parts for line in numbered_lines(file, part)]
     assert pieces == whole and whole[-1] == (3002, b"last")
 
 

@@ -136,7 +136,8 @@ def _quarantined_by_reason(conn: psycopg.Connection, condition: sql.Composable, 
     return dict(conn.execute(query.format(condition), params).fetchall())
 
 
-def _day_partitions(conn: psycopg.Connection, scan_day: date) -> list[str]:
+def day_partitions(conn: psycopg.Connection, scan_day: date) -> list[str]:
+    """The qualified names of warehouse.passengers' partitions for `scan_day`."""
     return [row[0] for row in conn.execute("""
         SELECT format('%%I.%%I', n.nspname, c.relname) FROM pg_inherits i
         JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -171,7 +172,7 @@ def publish_day(conninfo: str, scan_day: date, dataset: Dataset, tables: Staging
             # days publishing at once queue here instead of deadlocking on a lock upgrade.
             # Held for milliseconds: everything slow happened above.
             conn.execute("LOCK TABLE warehouse.passengers IN ACCESS EXCLUSIVE MODE")
-            for old in _day_partitions(conn, scan_day):
+            for old in day_partitions(conn, scan_day):
                 conn.execute(sql.SQL("DROP TABLE {}").format(sql.SQL(old)))
             conn.execute(sql.SQL("ALTER TABLE {} SET SCHEMA warehouse").format(tables.identifier(tables.good)))
             conn.execute(sql.SQL("ALTER TABLE warehouse.passengers ATTACH PARTITION {} FOR VALUES IN ({})").format(

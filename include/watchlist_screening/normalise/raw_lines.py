@@ -1,7 +1,7 @@
 """The raw lines of a landing file, numbered from 1, split on \\n, \\r\\n and \\r (as
 Spark's and most JSONL readers split them).
 
-The job's Spark tasks read their file with `numbered_lines` (lines.py); a .jsonl.gz that
+The job's Spark tasks read their file with `line_blocks` (lines.py); a .jsonl.gz that
 is cut short or corrupt keeps the lines before the damage and ends with one record that
 says what happened, instead of failing the day. The driver reads the text of the few
 lines the warehouse finds to be duplicates with `pick_lines`.
@@ -88,14 +88,6 @@ _GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
 
 @dataclass(frozen=True)
-class NumberedLine:
-    number: int
-    raw: bytes
-    reason: str | None = None   # set on the one record that stands for a damaged .gz's rest
-    detail: str | None = None
-
-
-@dataclass(frozen=True)
 class LineBlock:
     """Consecutive lines of a file, the first numbered `first` (a chunk's worth: no
     object per line on the way to Arrow), or the one record of a damaged .gz's rest."""
@@ -142,13 +134,6 @@ def line_blocks(file: LandingFile, part: "FilePart | None" = None) -> Iterator[L
     last = splitter.finish()
     if last:
         yield LineBlock(number + 1, last)
-
-
-def numbered_lines(file: LandingFile) -> Iterator[NumberedLine]:
-    """line_blocks one line at a time."""
-    for block in line_blocks(file):
-        for offset, raw in enumerate(block.lines):
-            yield NumberedLine(block.first + offset, raw, block.reason, block.detail)
 
 
 @dataclass(frozen=True)
