@@ -137,13 +137,26 @@ def generate(work_dir: Path, spec: dict, seed: int) -> Path:
 
 
 def decoys(landing: Path) -> dict[tuple[str, str], str]:
+    """(scan_id, subject_id) → decoy kind. A decoy is built against one listing, but it
+    resembles the person, so it is a decoy for every listing of that person too (a
+    person listed by two agencies shows up as two alerts)."""
     path = landing / "truth" / f"{DAY}.decoys.jsonl"
+    persons = landing / "truth" / "watchlist_persons.jsonl"
+    person_of, listings = {}, {}
+    if persons.exists():
+        for line in persons.read_text().splitlines():
+            if line.strip():
+                r = json.loads(line)
+                person_of[r["subject_id"]] = r["person_id"]
+                listings.setdefault(r["person_id"], []).append(r["subject_id"])
     out = {}
     if path.exists():
         for line in path.read_text().splitlines():
             if line.strip():
                 r = json.loads(line)
-                out[(r["scan_id"], r["subject_id"])] = r["kind"]
+                person = person_of.get(r["subject_id"])
+                for subject in listings.get(person, [r["subject_id"]]):
+                    out.setdefault((r["scan_id"], subject), r["kind"])
     return out
 
 

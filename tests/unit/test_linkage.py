@@ -33,6 +33,34 @@ def test_priors_fit_the_comparison_levels():
         assert sum(comparisons.M_PRIORS[comparison.output_column_name]) == pytest.approx(1.0)
 
 
+def _dob_level(listed: list[str], travelling: str) -> str:
+    """The label of the date-of-birth level a passenger's date falls in against a listing."""
+    settings = settings_creator().get_settings("duckdb")
+    dob = next(c for c in settings.comparisons if c.output_column_name == "date_of_birth")
+    con = duckdb.connect()
+    for level in dob.comparison_levels:
+        if level.sql_condition == "ELSE":
+            return level.label_for_charts
+        sql = f"SELECT {level.sql_condition} FROM (SELECT ?::DATE[] AS all_dobs_l, ?::DATE[] AS all_dobs_r)"
+        if con.execute(sql, [[travelling], listed]).fetchall()[0][0]:
+            return level.label_for_charts
+    raise AssertionError("no level matched")
+
+
+@pytest.mark.parametrize(("listed", "travelling", "level"), [
+    (["1980-03-04"], "1980-03-04", "Same date of birth (any alias)"),
+    (["1980-03-04", "1977-01-01"], "1977-01-01", "Same date of birth (any alias)"),
+    (["1980-03-04"], "1980-04-03", "Day and month transposed"),
+    (["1980-03-04"], "1981-12-31", "Within a year"),
+    # a forged date that still fits the face
+    (["1980-03-04"], "1984-07-01", f"Within {comparisons.DOB_PLAUSIBLE_YEARS} years"),
+    (["1980-03-04"], "1976-01-01", f"Within {comparisons.DOB_PLAUSIBLE_YEARS} years"),
+    (["1980-03-04"], "1989-03-04", "All other comparisons"),
+])
+def test_date_of_birth_levels(listed, travelling, level):
+    assert _dob_level(listed, travelling) == level
+
+
 def test_photo_levels_never_weigh_less_as_similarity_rises(trained):
     _, _, model, _ = trained
     photo = next(c for c in model["comparisons"] if c["output_column_name"] == comparisons.PHOTO)
