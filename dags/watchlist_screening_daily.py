@@ -13,7 +13,7 @@ of days backfilled.
 | `wait_for_landing_files` | waits (deferred to the triggerer) until the day's airport files exist | files not due in time: check the airports' uploads; an empty day: re-run with `landing_wait_minutes=0` |
 | `normalise` | Spark: validate, clean, load passengers / watchlist / quarantine | too many bad lines: read `warehouse.quarantine` for the day, fix the feed, clear |
 | `ensure_model` | reuses the current model or trains one (`retrain`, or too old) | no data to train on: run a day with passengers first |
-| `score_day` | photo-neighbour candidates, Splink scores, matches into `warehouse.matches` | clear; the day's matches are replaced |
+| `score_day` | photo-neighbour candidates, Splink scores, groups (people seen), matches into `warehouse.matches` | clear; the day's matches are replaced |
 | `write_reports` | the model report and the day's run report (waterfall per alert), where alerts link | clear; alerts do not wait for it |
 | `plan_alert_batches` / `send_alerts` | fans matches out in mapped batches (pool `alerting_service`) | service down: retried with backoff; clear failed batches, nothing is sent twice |
 | `summarise_day` | run summary: counts, quarantine reasons, wall time per task; HTML report | — |

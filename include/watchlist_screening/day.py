@@ -99,9 +99,9 @@ def score_day(prepared: dict, model_version: str) -> dict:
                        prepared["match_threshold"])
     except DayNotLoaded as exc:
         raise _fail(str(exc)) from exc
-    log.info("scored %s: %d passengers, %d candidate pairs, %d matches (model %s, watchlist v%d)",
-             result.day, result.passengers, result.candidate_pairs, result.matches, result.model_version,
-             result.watchlist_version)
+    log.info("scored %s: %d passengers, %d candidate pairs, %d matches in %d group(s) (model %s, watchlist v%d)",
+             result.day, result.passengers, result.candidate_pairs, result.matches, result.groups,
+             result.model_version, result.watchlist_version)
     return {"matches": result.matches, "candidate_pairs": result.candidate_pairs,
             "model_version": result.model_version, "watchlist_version": result.watchlist_version}
 

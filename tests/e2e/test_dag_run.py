@@ -135,6 +135,10 @@ def test_day_end_to_end_and_rerun(landing, run_env, warehouse_dsn):
     assert result.precision >= 0.9, f"false alerts: {result.false_alerts}"
 
     assert_reports_open_from_the_alerts(url, token, day, first["model_version"])
+    with psycopg.connect(warehouse_dsn) as conn:
+        groups = conn.execute("SELECT scan_id, group_id FROM warehouse.matches WHERE scan_day = %s", (DAY,)).fetchall()
+    # every alert carries the group of the person seen (grouping.py, through score_day)
+    assert groups and all(g and g.startswith(DAY.replace("-", "") + "-") for _, g in groups), groups[:5]
 
     rows_before = day_rows(warehouse_dsn)
     second = run_day(landing, run_env)

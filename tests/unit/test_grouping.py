@@ -100,3 +100,29 @@ def test_method_is_selectable_from_the_environment(monkeypatch):
     monkeypatch.delenv("WATCHLIST_GROUPING_SCOPE", raising=False)
     assert GroupingConfig.from_env().method == "cliques"
     assert GroupingConfig.from_env(method="components").method == "components"
+
+
+@pytest.mark.parametrize("method", grouping.METHODS)
+def test_each_match_row_carries_its_passengers_group(scored_day, method):
+    """What score_day stores with every alert: the group of its passenger, from the
+    configured grouping over all three kinds of edges."""
+    from watchlist_screening.linkage.screen_day import group_matches
+
+    con, model, root = scored_day
+    rows = scoring.match_rows(con)
+    grouped, count = group_matches(con, model, [dict(r) for r in rows], 0.5, GroupingConfig(method=method))
+    groups = grouping.passenger_groups(con)
+    assert [r["group_id"] for r in grouped] == [groups[r["scan_id"]] for r in rows]
+    assert count == len(set(groups[r["scan_id"]] for r in rows))
+    # a passenger seen against two listings of one person: one group for both alerts
+    _, watchlist = grouping.load_person_truth(root, DAY)
+    by_scan: dict[str, set[str]] = {}
+    for r in grouped:
+        by_scan.setdefault(r["scan_id"], set()).add(watchlist[grouping.node_id("watchlist", r["subject_id"])])
+    twice = [s for s, people in by_scan.items() if len(people) == 1
+             and sum(1 for r in grouped if r["scan_id"] == s) > 1]
+    assert twice, "the fixture's day has a passenger matched to a person listed twice"
+    members = dict(con.execute("SELECT node_id, group_id FROM groups").fetchall())
+    for scan in twice:
+        subjects = [r["subject_id"] for r in grouped if r["scan_id"] == scan]
+        assert {members[grouping.node_id("watchlist", s)] for s in subjects} == {groups[scan]}

@@ -11,7 +11,7 @@ import duckdb
 import psycopg
 from psycopg.types.json import Jsonb
 
-from watchlist_screening.linkage import candidates, data, registry, scoring, training
+from watchlist_screening.linkage import candidates, data, grouping, registry, scoring, training
 from watchlist_screening.linkage import labels as reviewer_labels
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ class ScoreResult:
     passengers: int
     candidate_pairs: int
     matches: int
+    groups: int = 0
 
 
 def day_watchlist_version(dsn: str, day: dt.date) -> int:
@@ -101,18 +102,40 @@ def training_data_error(day: dt.date, counts: dict) -> ValueError:
 
 
 def score_day(dsn: str, day: dt.date, model_version: str, threshold: float,
-              candidate_config: candidates.CandidateConfig = candidates.CandidateConfig()) -> ScoreResult:
+              candidate_config: candidates.CandidateConfig = candidates.CandidateConfig(),
+              grouping_config: grouping.GroupingConfig | None = None) -> ScoreResult:
+    """Score the day, group its matches into people seen (grouping.py: components or
+    cliques over passenger–watchlist, watchlist–watchlist and passenger–passenger edges,
+    WATCHLIST_GROUPING_METHOD / _SCOPE), and replace the day's matches."""
     stored = registry.load_model(dsn, model_version)
     if stored is None:
         raise ValueError(f"model {model_version} is not in warehouse.models")
     watchlist_version = day_watchlist_version(dsn, day)
     con, counts = _prepared(dsn, day, watchlist_version, candidate_config)
-    rows = []
+    rows, groups = [], 0
     if counts["candidate_pairs"]:
         scoring.score(con, stored.model, threshold)
         rows = scoring.match_rows(con)
+        if rows:
+            rows, groups = group_matches(con, stored.model, rows, threshold, grouping_config)
     replace_day_matches(dsn, day, rows, watchlist_version, model_version, counts["candidate_pairs"])
-    return ScoreResult(day, watchlist_version, model_version, counts[data.PASSENGERS], counts["candidate_pairs"], len(rows))
+    return ScoreResult(day, watchlist_version, model_version, counts[data.PASSENGERS], counts["candidate_pairs"],
+                       len(rows), groups)
+
+
+def group_matches(con, model: dict, rows: list[dict], threshold: float,
+             config: grouping.GroupingConfig | None) -> tuple[list[dict], int]:
+    """The match rows with the group of their passenger, and the number of groups.
+
+    The grouping threshold is the day's match threshold, so every alerted passenger is a
+    node; a passenger the grouping leaves alone keeps scoring's own group."""
+    config = config or grouping.GroupingConfig.from_env(threshold=threshold)
+    summary = grouping.group(con, model, config)
+    log.info("grouped the day's matches: %s", summary)
+    groups = grouping.passenger_groups(con)
+    for row in rows:
+        row["group_id"] = groups.get(row["scan_id"], row["group_id"])
+    return rows, len({row["group_id"] for row in rows})
 
 
 def replace_day_matches(dsn: str, day: dt.date, rows: list[dict], watchlist_version: int, model_version: str,
