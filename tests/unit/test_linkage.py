@@ -140,3 +140,21 @@ def test_name_rules_skip_keys_too_common_to_identify_anyone(landing):
 
     assert rule_pairs(cap=50) >= 30
     assert rule_pairs(cap=20) < 30  # the shared name no longer pairs; a surname+DOB key still may
+
+
+def test_hnsw_search_for_big_watchlists_finds_the_exact_neighbours(monkeypatch):
+    """Beyond EXACT_SEARCH_MAX_WATCHLIST the photo search is HNSW; on photos of the same
+    people (cosine ~0.8 against ~0 for strangers) it must find what exact search finds."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    base = rng.standard_normal((4000, 128)).astype(np.float32)
+    query = base[:500] + 0.5 * rng.standard_normal((500, 128)).astype(np.float32) / np.sqrt(128)
+    for m in (base, query):
+        m /= np.linalg.norm(m, axis=1, keepdims=True)
+    config = candidates.CandidateConfig()
+    exact_sims, exact_idx = candidates.photo_neighbours(query, base, 5, config)
+    monkeypatch.setattr(candidates, "EXACT_SEARCH_MAX_WATCHLIST", 1000)
+    hnsw_sims, hnsw_idx = candidates.photo_neighbours(query, base, 5, config)
+    assert (hnsw_idx[:, 0] == np.arange(500)).all() and (exact_idx[:, 0] == np.arange(500)).all()
+    assert np.allclose(hnsw_sims[:, 0], exact_sims[:, 0], atol=1e-5)
