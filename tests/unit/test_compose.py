@@ -101,6 +101,7 @@ PIPELINE_ENV_NOT_IN_COMPOSE = {
     "WATCHLIST_MODEL_MAX_AGE_DAYS": "tuning: the default applies",
     "WATCHLIST_GROUPING_METHOD": "tuning: the default applies",
     "WATCHLIST_GROUPING_SCOPE": "tuning: the default applies",
+    "WATCHLIST_LINKAGE_ENGINE": "one host: the default (DuckDB) applies; spark is for a cluster (SPARK_MASTER)",
     "WATCHLIST_LANDING_POLL_SECONDS": "tuning: the default applies",
 }
 # Local Airflow settings compose leaves to the image's defaults, and why.

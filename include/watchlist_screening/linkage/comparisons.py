@@ -2,10 +2,14 @@
 
 Wanted people can change their name, date and place of birth and nationality, but not
 their face, sex, height or eye colour, so the physical comparisons carry the weight and
-identity fields only add evidence when they agree. All SQL is DuckDB and symmetric in
-l/r, because Splink may present a pair either way round (e.g. in u sampling).
+identity fields only add evidence when they agree. All SQL is symmetric in l/r, because
+Splink may present a pair either way round (e.g. in u sampling). Custom levels are written
+in DuckDB's dialect, and in Spark's for the Spark engine (spark_linkage.py): the same
+levels in the same order, so a model trained on DuckDB scores identically on Spark.
 """
 from __future__ import annotations
+
+from typing import Literal
 
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
@@ -21,6 +25,11 @@ DOB_PLAUSIBLE_YEARS = 5
 CONFUSABLE_EYE_COLOURS = (("hazel", "brown", "amber"), ("grey", "blue"))
 
 PHOTO = "face_embedding"
+
+Dialect = Literal["duckdb", "spark"]
+# The Spark engine's name similarity: the best DuckDB jaro_winkler_similarity over all
+# pairings of two name lists, a Python UDF that spark_linkage registers.
+SPARK_BEST_JARO_WINKLER = "best_jaro_winkler"
 
 # m = P(level | same person), one value per non-null level, in level order. These are
 # the priors a reviewer can read and challenge; training replaces those it can estimate
@@ -53,16 +62,38 @@ def _eye_confusion_sql() -> str:
     return " OR ".join(groups)
 
 
-def _best_name_similarity(threshold: float) -> str:
+def _size(column: str, dialect: Dialect) -> str:
+    return f"size({column})" if dialect == "spark" else f"len({column})"
+
+
+def _shares_element(column: str, dialect: Dialect) -> str:
+    if dialect == "spark":
+        return f"size(array_intersect({column}_l, {column}_r)) > 0"
+    return f"len(list_intersect({column}_l, {column}_r)) > 0"
+
+
+def _empty_list(column: str, dialect: Dialect) -> str:
+    return (f"{column}_l IS NULL OR {column}_r IS NULL OR "
+            f"{_size(column + '_l', dialect)} = 0 OR {_size(column + '_r', dialect)} = 0")
+
+
+def _best_name_similarity(threshold: float, dialect: Dialect) -> str:
     # name_keys: every known name of the record (primary and aliases), normalised with
     # tokens sorted, so "smith john" matches "john smith"; the best pairing wins.
+    if dialect == "spark":
+        # Not Splink's jaro_winkler UDF: it is another variant (0.877 where DuckDB says
+        # 0.886 for "edwards olivia"/"edwards michael", across the 0.88 level), and Spark
+        # allows no Python UDF inside a lambda, hence one UDF for the best pairing.
+        return f"{SPARK_BEST_JARO_WINKLER}(name_keys_l, name_keys_r) >= {threshold}"
     return (
         "list_max(list_transform(name_keys_l, lambda a: list_max(list_transform(name_keys_r, "
         f"lambda b: jaro_winkler_similarity(a, b))))) >= {threshold}"
     )
 
 
-def _any_dob(condition: str) -> str:
+def _any_dob(condition: str, dialect: Dialect) -> str:
+    if dialect == "spark":
+        return f"exists(all_dobs_l, a -> exists(all_dobs_r, b -> {condition}))"
     return (
         "len(list_filter(all_dobs_l, lambda a: len(list_filter(all_dobs_r, "
         f"lambda b: {condition})) > 0)) > 0"
@@ -77,12 +108,14 @@ def _same_surname(term_frequencies: bool):
     return level
 
 
-def comparisons(surname_term_frequencies: bool = False) -> list:
+def comparisons(surname_term_frequencies: bool = False, dialect: Dialect = "duckdb") -> list:
     """Comparisons in a fixed order; M_PRIORS and training rely on the level order.
 
     `surname_term_frequencies` is off by default: measured at scale a it did not help
-    (bench/results/linkage.json, "tf_surname")."""
-    null_dobs = "all_dobs_l IS NULL OR all_dobs_r IS NULL OR len(all_dobs_l) = 0 OR len(all_dobs_r) = 0"
+    (bench/results/linkage.json, "tf_surname"). `dialect` is the SQL dialect of the
+    custom levels (the library levels render themselves for whichever backend)."""
+    if dialect not in ("duckdb", "spark"):
+        raise ValueError(f"unsupported dialect {dialect!r}")
     return [
         cl.CosineSimilarityAtThresholds(PHOTO, list(PHOTO_THRESHOLDS)),
         cl.ExactMatch("sex"),
@@ -108,13 +141,10 @@ def comparisons(surname_term_frequencies: bool = False) -> list:
         cl.CustomComparison(
             output_column_name="names",
             comparison_levels=[
-                cll.CustomLevel(
-                    "name_keys_l IS NULL OR name_keys_r IS NULL OR len(name_keys_l) = 0 OR len(name_keys_r) = 0",
-                    "No name",
-                ).configure(is_null_level=True),
-                cll.CustomLevel("len(list_intersect(name_keys_l, name_keys_r)) > 0", "Same name (any alias)"),
-                cll.CustomLevel(_best_name_similarity(0.95), "Name Jaro-Winkler >= 0.95 (any alias)"),
-                cll.CustomLevel(_best_name_similarity(0.88), "Name Jaro-Winkler >= 0.88 (any alias)"),
+                cll.CustomLevel(_empty_list("name_keys", dialect), "No name").configure(is_null_level=True),
+                cll.CustomLevel(_shares_element("name_keys", dialect), "Same name (any alias)"),
+                cll.CustomLevel(_best_name_similarity(0.95, dialect), "Name Jaro-Winkler >= 0.95 (any alias)"),
+                cll.CustomLevel(_best_name_similarity(0.88, dialect), "Name Jaro-Winkler >= 0.88 (any alias)"),
                 _same_surname(surname_term_frequencies),
                 cll.ElseLevel(),
             ],
@@ -123,14 +153,14 @@ def comparisons(surname_term_frequencies: bool = False) -> list:
         cl.CustomComparison(
             output_column_name="date_of_birth",
             comparison_levels=[
-                cll.CustomLevel(null_dobs, "No date of birth").configure(is_null_level=True),
-                cll.CustomLevel("len(list_intersect(all_dobs_l, all_dobs_r)) > 0", "Same date of birth (any alias)"),
+                cll.CustomLevel(_empty_list("all_dobs", dialect), "No date of birth").configure(is_null_level=True),
+                cll.CustomLevel(_shares_element("all_dobs", dialect), "Same date of birth (any alias)"),
                 cll.CustomLevel(
-                    _any_dob("year(a) = year(b) AND month(a) = day(b) AND day(a) = month(b)"),
+                    _any_dob("year(a) = year(b) AND month(a) = day(b) AND day(a) = month(b)", dialect),
                     "Day and month transposed",
                 ),
-                cll.CustomLevel(_any_dob("abs(year(a) - year(b)) <= 1"), "Within a year"),
-                cll.CustomLevel(_any_dob(f"abs(year(a) - year(b)) <= {DOB_PLAUSIBLE_YEARS}"),
+                cll.CustomLevel(_any_dob("abs(year(a) - year(b)) <= 1", dialect), "Within a year"),
+                cll.CustomLevel(_any_dob(f"abs(year(a) - year(b)) <= {DOB_PLAUSIBLE_YEARS}", dialect),
                                 f"Within {DOB_PLAUSIBLE_YEARS} years"),
                 cll.ElseLevel(),
             ],

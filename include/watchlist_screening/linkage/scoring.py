@@ -32,29 +32,31 @@ def score(con: duckdb.DuckDBPyConnection, model: dict, threshold: float) -> int:
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
         predictions, threshold_match_probability=threshold
     )
-    names = _comparison_names(model)
-    # Splink's per-comparison match weights (log2 Bayes factors): what spoke for and against.
-    evidence = ", ".join(f"'{n}': round(pr.mw_{n}, 3)" for n in names)
-    con.execute(f"""
-        CREATE OR REPLACE TABLE {MATCHES} AS
-        SELECT
-            CASE WHEN pr.source_dataset_l = '{PASSENGERS}' THEN pr.unique_id_l ELSE pr.unique_id_r END AS scan_id,
-            CASE WHEN pr.source_dataset_l = '{PASSENGERS}' THEN pr.unique_id_r ELSE pr.unique_id_l END AS subject_id,
-            pr.match_probability, pr.match_weight,
-            c.photo_similarity,
-            to_json({{{evidence}}})::VARCHAR AS evidence
-        FROM {predictions.physical_name} pr
-        JOIN {CANDIDATES} c
-          ON c.scan_id = CASE WHEN pr.source_dataset_l = '{PASSENGERS}' THEN pr.unique_id_l ELSE pr.unique_id_r END
-         AND c.subject_id = CASE WHEN pr.source_dataset_l = '{PASSENGERS}' THEN pr.unique_id_r ELSE pr.unique_id_l END""")
     con.execute(f"""
         CREATE OR REPLACE TABLE match_groups AS
         SELECT unique_id AS scan_id, cluster_id AS group_id
         FROM {clusters.physical_name} WHERE source_dataset = '{PASSENGERS}'""")
+    create_matches(con, predictions.physical_name, "match_groups", _comparison_names(model))
+    return scalar(con, f"SELECT count(*) FROM {MATCHES}")
+
+
+def create_matches(con: duckdb.DuckDBPyConnection, predictions: str, groups: str, names: list[str]) -> None:
+    """The `matches` table from Splink's predictions (either engine's, in `con`), the
+    candidates' photo similarity and a (scan_id, group_id) table."""
+    # Splink's per-comparison match weights (log2 Bayes factors): what spoke for and against.
+    evidence = ", ".join(f"'{n}': round(pr.mw_{n}, 3)" for n in names)
+    scan = f"CASE WHEN pr.source_dataset_l = '{PASSENGERS}' THEN pr.unique_id_l ELSE pr.unique_id_r END"
+    subject = f"CASE WHEN pr.source_dataset_l = '{PASSENGERS}' THEN pr.unique_id_r ELSE pr.unique_id_l END"
     con.execute(f"""
         CREATE OR REPLACE TABLE {MATCHES} AS
-        SELECT m.*, g.group_id FROM {MATCHES} m LEFT JOIN match_groups g USING (scan_id)""")
-    return scalar(con, f"SELECT count(*) FROM {MATCHES}")
+        SELECT {scan} AS scan_id, {subject} AS subject_id,
+               pr.match_probability, pr.match_weight,
+               c.photo_similarity,
+               to_json({{{evidence}}})::VARCHAR AS evidence,
+               g.group_id
+        FROM {predictions} pr
+        JOIN {CANDIDATES} c ON c.scan_id = {scan} AND c.subject_id = {subject}
+        LEFT JOIN {groups} g ON g.scan_id = {scan}""")
 
 
 def match_rows(con: duckdb.DuckDBPyConnection) -> list[dict]:

@@ -40,22 +40,54 @@ def day_watchlist_version(dsn: str, day: dt.date) -> int:
     return row[0]
 
 
-def _prepared(dsn: str, day: dt.date, watchlist_version: int, config: candidates.CandidateConfig):
+ENGINES = ("duckdb", "spark")
+
+
+def linkage_engine(engine: str | None = None) -> str:
+    """The engine candidates and scoring run on: `engine`, else WATCHLIST_LINKAGE_ENGINE,
+    else DuckDB (one machine; Spark for days and watchlists that outgrow it)."""
+    import os
+
+    engine = engine or os.environ.get("WATCHLIST_LINKAGE_ENGINE") or "duckdb"
+    if engine not in ENGINES:
+        raise ValueError(f"WATCHLIST_LINKAGE_ENGINE must be one of {ENGINES}, not {engine!r}")
+    return engine
+
+
+def _spark_session():
+    from watchlist_screening.linkage import spark_linkage
+
+    return spark_linkage.create_session()
+
+
+def _prepared(dsn: str, day: dt.date, watchlist_version: int, config: candidates.CandidateConfig,
+              engine: str | None = "duckdb"):
+    """The day and the watchlist in DuckDB, with the candidate pairs searched on `engine`
+    (None: none yet, the Spark scoring searches its own)."""
     con = duckdb.connect()
     counts = data.load_tables(con, dsn, day, watchlist_version)
-    counts["candidate_pairs"] = candidates.build_candidates(con, config) if counts[data.PASSENGERS] else 0
+    counts["candidate_pairs"] = 0
+    if counts[data.PASSENGERS] and engine == "spark":
+        from watchlist_screening.linkage import spark_linkage
+
+        counts["candidate_pairs"] = spark_linkage.candidates_on_spark(_spark_session(), con, config)[0]
+    elif counts[data.PASSENGERS] and engine == "duckdb":
+        counts["candidate_pairs"] = candidates.build_candidates(con, config)
     return con, counts
 
 
 def ensure_model(dsn: str, day: dt.date, model_dir: Path, retrain: bool = False, max_age_days: int = 30,
                  candidate_config: candidates.CandidateConfig = candidates.CandidateConfig(), *,
-                 labels: list[dict] | None = None, match_threshold: float | None = None) -> str:
+                 labels: list[dict] | None = None, match_threshold: float | None = None,
+                 engine: str | None = None) -> str:
     """Return the model version to score `day` with, training one from the day if asked,
     if there is none, if the current one is older than `max_age_days`, or if `labels`
     (reviewer decisions as AlertClient.fetch_review_labels returns them) hold decisions the
     current model was not trained with. Labels refine the identity comparisons' m and
     recommend a threshold (labels.py); `match_threshold` is the one their effect is
-    reported at (default: the pipeline's, WATCHLIST_MATCH_THRESHOLD)."""
+    reported at (default: the pipeline's, WATCHLIST_MATCH_THRESHOLD). Training itself runs on
+    DuckDB (one day's candidates and a sample of pairs); `engine` is where the candidate
+    search runs."""
     current = registry.load_model(dsn)
     label_set = reviewer_labels.fingerprint(labels)
     if current and not retrain:
@@ -69,7 +101,7 @@ def ensure_model(dsn: str, day: dt.date, model_dir: Path, retrain: bool = False,
             log.info("reusing model %s (trained %d days ago)", current.version, age)
             return current.version
     watchlist_version = day_watchlist_version(dsn, day)
-    con, counts = _prepared(dsn, day, watchlist_version, candidate_config)
+    con, counts = _prepared(dsn, day, watchlist_version, candidate_config, linkage_engine(engine))
     if counts[data.PASSENGERS] == 0 or counts[data.WATCHLIST] == 0:
         if current:
             log.warning("day %s has no passengers to train on: keeping model %s", day, current.version)
@@ -103,18 +135,29 @@ def training_data_error(day: dt.date, counts: dict) -> ValueError:
 
 def score_day(dsn: str, day: dt.date, model_version: str, threshold: float,
               candidate_config: candidates.CandidateConfig = candidates.CandidateConfig(),
-              grouping_config: grouping.GroupingConfig | None = None) -> ScoreResult:
-    """Score the day, group its matches into people seen (grouping.py: components or
-    cliques over passenger–watchlist, watchlist–watchlist and passenger–passenger edges,
-    WATCHLIST_GROUPING_METHOD / _SCOPE), and replace the day's matches."""
+              grouping_config: grouping.GroupingConfig | None = None, engine: str | None = None) -> ScoreResult:
+    """Score the day on `engine` (linkage_engine), group its matches into people seen
+    (grouping.py: components or cliques over passenger–watchlist, watchlist–watchlist and
+    passenger–passenger edges, WATCHLIST_GROUPING_METHOD / _SCOPE), and replace the day's
+    matches."""
     stored = registry.load_model(dsn, model_version)
     if stored is None:
         raise ValueError(f"model {model_version} is not in warehouse.models")
     watchlist_version = day_watchlist_version(dsn, day)
-    con, counts = _prepared(dsn, day, watchlist_version, candidate_config)
+    engine = linkage_engine(engine)
+    if engine == "spark":
+        from watchlist_screening.linkage import spark_linkage
+
+        con, counts = _prepared(dsn, day, watchlist_version, candidate_config, engine=None)
+        if counts[data.PASSENGERS]:
+            counts["candidate_pairs"] = spark_linkage.score_on_spark(_spark_session(), con, stored.model,
+                                                                     threshold, candidate_config)
+    else:
+        con, counts = _prepared(dsn, day, watchlist_version, candidate_config)
+        if counts["candidate_pairs"]:
+            scoring.score(con, stored.model, threshold)
     rows, groups = [], 0
     if counts["candidate_pairs"]:
-        scoring.score(con, stored.model, threshold)
         rows = scoring.match_rows(con)
         if rows:
             rows, groups = group_matches(con, stored.model, rows, threshold, grouping_config)

@@ -3,15 +3,17 @@ from __future__ import annotations
 
 from splink import SettingsCreator
 
-from watchlist_screening.linkage.comparisons import comparisons
+from watchlist_screening.linkage.comparisons import Dialect, comparisons
 
 
 def settings_creator(probability_two_random_records_match: float = 1e-6,
-                     surname_term_frequencies: bool = False) -> SettingsCreator:
+                     surname_term_frequencies: bool = False, dialect: Dialect = "duckdb") -> SettingsCreator:
+    """`dialect`: the SQL dialect of the custom comparison levels, i.e. of the backend
+    (DuckDBAPI or SparkAPI) the settings will run on."""
     return SettingsCreator(
         link_type="link_only",
         unique_id_column_name="unique_id",
-        comparisons=comparisons(surname_term_frequencies),
+        comparisons=comparisons(surname_term_frequencies, dialect),
         probability_two_random_records_match=probability_two_random_records_match,
         # Candidates come from our own photo-neighbour search (candidates.py).
         blocking_rules_to_generate_predictions=[],
