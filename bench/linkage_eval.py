@@ -27,6 +27,8 @@ beside the model:
     reviewer with the truth, fed to labels.apply_labels, the refined model scored on the
     test day (at the pipeline's and the labels' recommended threshold);
   - --tf-variant: the model with a term-frequency adjusted surname level.
+  - --spark: the same day's candidates and scores on the Spark engine (spark_linkage.py,
+    local[2]) with the same model: wall time, and whether its matches equal DuckDB's.
 Then FEBRL4 (febrl.py). Figures go to stdout and bench/results/linkage.json.
 """
 from __future__ import annotations
@@ -406,7 +408,7 @@ def _load_candidates(con: duckdb.DuckDBPyConnection, cache: Path) -> int:
 
 
 def run_scale(name: str, work_dir: Path, baselines: bool, train_cache: dict, result: dict | None = None,
-              checkpoint=lambda: None, tf_variant: bool = False) -> dict:
+              checkpoint=lambda: None, tf_variant: bool = False, spark: bool = False) -> dict:
     spec = SCALES[name]
     print(f"scale {name}: {spec}", flush=True)
     result = {} if result is None else result
@@ -479,12 +481,35 @@ def run_scale(name: str, work_dir: Path, baselines: bool, train_cache: dict, res
             result["baselines"]["typical_splink"] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
             traceback.print_exc()
         print(f"  typical_splink: {result['baselines']['typical_splink']}", flush=True)
+    if spark:
+        result["spark_engine"] = spark_engine(landing, model, alerts, steps)
+        print(f"  spark engine: {result['spark_engine']}", flush=True)
     if tf_variant:
         with step(steps, "tf_surname_variant"):
             result["tf_surname"] = tf_surname_variant(con, counts, truth, decoy)
         print(f"  tf_surname at {THRESHOLD}: {result['tf_surname'].get(str(THRESHOLD))}", flush=True)
     con.close()
     return result
+
+
+def spark_engine(landing: Path, model: dict, duckdb_alerts: list, steps: dict) -> dict:
+    """Candidates and scoring of the same day on Spark (local[2]) with the same model."""
+    from watchlist_screening.linkage import spark_linkage
+
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit='{DUCKDB_MEMORY_GB}GB'")
+    jsonl_loader.load_generated_day(con, landing, DAY)
+    with step(steps, "spark_session"):
+        session = spark_linkage.create_session("linkage-bench", master="local[2]")
+    try:
+        with step(steps, "spark_candidates_and_score"):
+            pairs = spark_linkage.score_on_spark(session, con, model, THRESHOLD)
+        alerts = con.execute(f"SELECT scan_id, subject_id FROM {scoring.MATCHES}").fetchall()
+    finally:
+        session.stop()
+        con.close()
+    return {"master": "local[2]", "candidate_pairs": pairs, "alerts": len(alerts),
+            "same_alerts_as_duckdb": sorted(alerts) == sorted(duckdb_alerts)}
 
 
 def _training_vectors(work_dir: Path, spec: dict, model: dict) -> dict:
@@ -565,6 +590,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="match probability an alert needs (default: the pipeline's, WATCHLIST_MATCH_THRESHOLD)")
     parser.add_argument("--tf-variant", action="store_true",
                         help="also train and score with a term-frequency adjusted surname level")
+    parser.add_argument("--spark", action="store_true",
+                        help="also run candidates and scoring on the Spark engine (local[2])")
     parser.add_argument("--reuse-candidates", action="store_true",
                         help="take candidate pairs from an earlier run on the same data and candidate code "
                              "(the 1M x 1M search takes about an hour); its time is then the reading")
@@ -592,7 +619,7 @@ def main(argv: list[str] | None = None) -> int:
         results["scales"][name] = partial
         try:
             run_scale(name, args.work_dir, not args.no_baselines, train_cache, partial,
-                      lambda: _save(args.out, previous, results), args.tf_variant)
+                      lambda: _save(args.out, previous, results), args.tf_variant, args.spark)
         except Exception as exc:  # noqa: BLE001 - keep the other scales' figures and this one's steps
             traceback.print_exc()
             partial["error"] = f"{type(exc).__name__}: {exc}"[:1000]

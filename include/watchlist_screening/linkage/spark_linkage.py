@@ -32,7 +32,7 @@ from watchlist_screening.linkage.candidates import (
     CandidateConfig,
     blocked_pairs_for_splink,
 )
-from watchlist_screening.linkage.comparisons import SPARK_BEST_JARO_WINKLER
+from watchlist_screening.linkage.comparisons import SPARK_BEST_JARO_WINKLER, SPARK_PHOTO_COSINE
 from watchlist_screening.linkage.data import EMBEDDING_DIM, PASSENGERS, WATCHLIST
 from watchlist_screening.linkage.scoring import create_matches
 
@@ -113,11 +113,26 @@ def best_jaro_winkler(left, right) -> float | None:
                default=None)
 
 
+def photo_cosine(left, right):
+    """Cosine of two columns of embeddings (pandas Series of arrays), a batch at a time."""
+    import numpy as np
+    import pandas as pd
+
+    out = np.full(len(left), np.nan)
+    valid = (left.notna() & right.notna()).to_numpy()
+    if valid.any():
+        a = np.stack(left[valid].to_numpy()).astype(np.float64)
+        b = np.stack(right[valid].to_numpy()).astype(np.float64)
+        out[valid] = np.einsum("ij,ij->i", a, b) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+    return pd.Series(out)
+
+
 def _register_udfs(spark) -> None:
-    from pyspark.sql.functions import udf
+    from pyspark.sql.functions import pandas_udf, udf
     from pyspark.sql.types import DoubleType
 
     spark.udf.register(SPARK_BEST_JARO_WINKLER, udf(best_jaro_winkler, DoubleType(), useArrow=True))
+    spark.udf.register(SPARK_PHOTO_COSINE, pandas_udf(photo_cosine, DoubleType()))
 
 
 def _embedding_matrix(column):
