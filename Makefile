@@ -76,7 +76,7 @@ airflow-down:  ## stop Airflow (make airflow)
 bench: db  ## benchmarks; figures written to bench/results/*.json
 	@$(ENV); $(PY) bench/ingest.py
 	@$(ENV); $(PY) bench/alerting_load.py
-	@$(ENV); $(PY) bench/linkage_eval.py
+	@$(ENV); $(PY) bench/linkage_eval.py --spark
 
 clean: airflow-down down  ## stop the stack and delete .local (databases, models, logs)
 	rm -rf $(LOCAL)
