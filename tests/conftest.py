@@ -2,6 +2,7 @@
 test session in throw-away databases so parallel work never sees another run's rows."""
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import subprocess
@@ -18,6 +19,11 @@ from psycopg.conninfo import conninfo_to_dict
 REPO_ROOT = Path(__file__).resolve().parents[1]
 STACK = REPO_ROOT / "scripts" / "stack.sh"
 STACK_ENV = REPO_ROOT / ".local" / "stack.env"
+
+# py4j logs "Closing down clientserver connection" from a finaliser at interpreter exit,
+# after pytest has closed the stream it logs to: a "Logging error" traceback in every run
+# that started Spark in-process.
+logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
 def load_env_file(path: Path) -> dict[str, str]:
