@@ -42,9 +42,14 @@ def _insert_statement() -> sql.Composed:
         sql.SQL("a.{}::jsonb").format(sql.Identifier(n)) if n in _JSON_FIELDS else sql.SQL("a.{}").format(sql.Identifier(n))
         for n in names
     ]
+    # No conflict target: alert_id is derived from the pair, so the primary key and the
+    # pair's UNIQUE collide together, and Postgres only skips conflicts on the arbiter
+    # index. With (scan_id, subject_id) as the target, two replicas inserting the same pair
+    # at once raised UniqueViolation on alerts_pkey (a 500) when the other row committed
+    # between the two index checks.
     return sql.SQL(
         "INSERT INTO alerts.alerts ({cols}) SELECT {values} FROM unnest({arrays}) AS a({cols}) "
-        "ON CONFLICT (scan_id, subject_id) DO NOTHING RETURNING alert_id"
+        "ON CONFLICT DO NOTHING RETURNING alert_id"
     ).format(
         cols=sql.SQL(", ").join(map(sql.Identifier, names)),
         values=sql.SQL(", ").join(values),
