@@ -79,9 +79,13 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str):
 
 def embeddings(con: duckdb.DuckDBPyConnection, table: str):
     """(ids, float32 matrix n × 128) of a loaded table, rows in id order."""
+    arrow = con.sql(f"SELECT unique_id, face_embedding FROM {table} ORDER BY unique_id").to_arrow_table()
+    return arrow.column("unique_id").to_pylist(), embedding_matrix(arrow.column("face_embedding"))
+
+
+def embedding_matrix(column):
+    """An Arrow column of embeddings as a float32 matrix n × 128."""
     import numpy as np
 
-    arrow = con.sql(f"SELECT unique_id, face_embedding FROM {table} ORDER BY unique_id").to_arrow_table()
-    ids = arrow.column("unique_id").to_pylist()
-    flat = arrow.column("face_embedding").combine_chunks().flatten().to_numpy(zero_copy_only=False)
-    return ids, np.ascontiguousarray(flat.reshape(len(ids), EMBEDDING_DIM), dtype=np.float32)
+    flat = column.combine_chunks().flatten().to_numpy(zero_copy_only=False)
+    return np.ascontiguousarray(flat.reshape(-1, EMBEDDING_DIM), dtype=np.float32)

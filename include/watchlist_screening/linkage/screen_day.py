@@ -167,7 +167,7 @@ def score_day(dsn: str, day: dt.date, model_version: str, threshold: float,
 
 
 def group_matches(con, model: dict, rows: list[dict], threshold: float,
-             config: grouping.GroupingConfig | None) -> tuple[list[dict], int]:
+                  config: grouping.GroupingConfig | None) -> tuple[list[dict], int]:
     """The match rows with the group of their passenger, and the number of groups.
 
     The grouping threshold is the day's match threshold, so every alerted passenger is a

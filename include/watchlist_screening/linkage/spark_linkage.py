@@ -33,7 +33,7 @@ from watchlist_screening.linkage.candidates import (
     blocked_pairs_for_splink,
 )
 from watchlist_screening.linkage.comparisons import SPARK_BEST_JARO_WINKLER, SPARK_PHOTO_COSINE
-from watchlist_screening.linkage.data import EMBEDDING_DIM, PASSENGERS, WATCHLIST
+from watchlist_screening.linkage.data import EMBEDDING_DIM, PASSENGERS, WATCHLIST, embedding_matrix
 from watchlist_screening.linkage.scoring import create_matches
 
 _SEARCH_SCHEMA = "scan_id string, subject_id string, similarity float"
@@ -135,13 +135,6 @@ def _register_udfs(spark) -> None:
     spark.udf.register(SPARK_PHOTO_COSINE, pandas_udf(photo_cosine, DoubleType()))
 
 
-def _embedding_matrix(column):
-    import numpy as np
-
-    flat = column.combine_chunks().flatten().to_numpy(zero_copy_only=False)
-    return np.ascontiguousarray(flat.reshape(-1, EMBEDDING_DIM), dtype=np.float32)
-
-
 def _shard_search(neighbours: int, min_similarity: float):
     """The cogroup function: one block of passengers against one watchlist shard."""
 
@@ -158,8 +151,8 @@ def _shard_search(neighbours: int, min_similarity: float):
         # Spark already runs a task per core: faiss's own threads would only oversubscribe.
         faiss.omp_set_num_threads(max(1, TaskContext.get().cpus()))
         index = faiss.IndexFlatIP(EMBEDDING_DIM)
-        index.add(_embedding_matrix(shard.column("face_embedding")))
-        sims, idx = index.search(_embedding_matrix(passengers.column("face_embedding")), k)
+        index.add(embedding_matrix(shard.column("face_embedding")))
+        sims, idx = index.search(embedding_matrix(passengers.column("face_embedding")), k)
         rows, cols = np.nonzero((idx >= 0) & (sims >= min_similarity))
         return pa.table({
             "scan_id": passengers.column("unique_id").take(pa.array(rows)),
@@ -350,11 +343,11 @@ def _spark_inputs(spark, con: duckdb.DuckDBPyConnection):
 
 
 def candidates_on_spark(spark, con: duckdb.DuckDBPyConnection, config: CandidateConfig = CandidateConfig(),
-                        spark_config: SparkLinkageConfig = SparkLinkageConfig(), inputs=None):
+                        spark_config: SparkLinkageConfig = SparkLinkageConfig()):
     """Candidate pairs of the `passengers` and `watchlist` in `con`, searched on Spark, into
     `con` as candidates.build_candidates makes them. Returns (pair count, the candidates as
     a Spark DataFrame, the Spark inputs)."""
-    passengers, watchlist = inputs or _spark_inputs(spark, con)
+    passengers, watchlist = _spark_inputs(spark, con)
     # Checkpointed: each use would otherwise rerun the photo search.
     candidates = _checkpointed(spark_candidates(passengers, watchlist, config, spark_config))
     _to_duckdb(con, CANDIDATES, candidates.select(*_CANDIDATE_COLUMNS))
