@@ -439,3 +439,133 @@ def test_rerunning_a_day_replaces_its_files(tmp_path):
     generate(_config(tmp_path, gzip_airports=frozenset(), airports=("LHR",), **small))
     folder = tmp_path / "passengers" / DAYS[0].isoformat()
     assert sorted(p.name for p in folder.iterdir()) == ["LHR.jsonl"]
+
+
+# --- worlds: every distributional assumption is a knob -----------------------------------
+
+from watchlist_screening.generator import watchlist as watchlist_module  # noqa: E402
+from watchlist_screening.generator.world import WORLDS, World, parse_knob, world_from  # noqa: E402
+
+KNOB_DAY = date(2024, 5, 1)
+
+
+def _world_day(root: Path, world: World, **overrides) -> tuple[Day, dict[str, dict]]:
+    settings = dict(dates=(KNOB_DAY,), watchlist_size=400, passengers_per_airport=300,
+                    sightings=120, bad_lines=0, gzip_airports=frozenset(), world=world)
+    settings.update(overrides)
+    generate(_config(root, **settings))
+    listed = {r["subject_id"]: r for r in _jsonl(root / "watchlist" / "watchlist.jsonl")}
+    return Day(root, KNOB_DAY), listed
+
+
+def _dob_gaps_days(day: Day, listed: dict[str, dict]) -> np.ndarray:
+    gaps = []
+    for s in day.sightings:
+        record = listed[s["subject_ids"][0]]
+        if "date_of_birth" in record:
+            seen = date.fromisoformat(day.good[s["scan_id"]]["date_of_birth"])
+            gaps.append(abs((seen - date.fromisoformat(record["date_of_birth"])).days))
+    return np.array(gaps)
+
+
+def test_default_world_is_the_historical_one():
+    assert World().changed() == {}
+    assert WORLDS["default"] == World()
+    assert set(WORLDS["all_shifted"].changed()) >= {
+        k for name, w in WORLDS.items() if name != "all_shifted" for k in w.changed()}
+    assert len(WORLDS) >= 10
+
+
+def test_forged_dates_anywhere_reach_beyond_ten_years(tmp_path):
+    only_new = (1.0, 0.0, 0.0, 0.0)
+    near, listed = _world_day(tmp_path / "near", World(mode_shares=only_new))
+    gaps = _dob_gaps_days(near, listed)
+    assert len(gaps) > 80 and gaps.max() <= 6 * 365
+    anywhere, listed = _world_day(tmp_path / "anywhere",
+                                  World(mode_shares=only_new, forged_dob="anywhere"))
+    gaps = _dob_gaps_days(anywhere, listed)
+    assert (gaps > 10 * 365).mean() > 0.3
+
+
+def test_population_structure_raises_cosine_of_strangers_in_a_group():
+    def stranger_cosines(world: World) -> tuple[float, float]:
+        chunk = watchlist_module.generate_chunk(3, 600, 0.0, 0, world)
+        photos = _unit(chunk.photo)
+        cos = photos @ photos.T
+        group = chunk.people.culture % 4
+        same = group[:, None] == group[None, :]
+        off = ~np.eye(len(cos), dtype=bool)
+        return float(cos[same & off].mean()), float(cos[~same].mean())
+
+    same, other = stranger_cosines(World())
+    assert abs(same) < 0.02 and abs(other) < 0.02
+    same, other = stranger_cosines(World(face_groups=4, face_group_share=0.35))
+    assert 0.2 < same < 0.35 and abs(other) < 0.1
+
+
+def test_worse_scanner_lowers_same_person_cosines_at_its_airport(tmp_path):
+    day, listed = _world_day(tmp_path, World(airport_noise=(("CDG", 2.0),)), sightings=200)
+    cosines: dict[str, list[float]] = defaultdict(list)
+    for s in day.sightings:
+        record = day.good[s["scan_id"]]
+        cosines[record["airport"]].append(float(
+            _unit(record["face_embedding"]) @ _unit(listed[s["subject_ids"][0]]["face_embedding"])))
+    assert np.mean(cosines["LHR"]) > 0.75
+    assert np.mean(cosines["CDG"]) < np.mean(cosines["LHR"]) - 0.15
+
+
+def test_look_alikes_can_share_the_physique(tmp_path):
+    day, listed = _world_day(tmp_path, World(look_alike_differs_share=0.0, look_alike_rate=0.02,
+                                             eye_colour_confusion_rate=0.0))
+    look_alikes = [d for d in day.decoys if d["kind"] == "look_alike"]
+    assert len(look_alikes) >= 10
+    for d in look_alikes:
+        record, listing = day.good[d["scan_id"]], listed[d["subject_id"]]
+        assert record["sex"] == listing["sex"] and record["eye_colour"] == listing["eye_colour"]
+        assert abs(record["height_cm"] - listing["height_cm"]) < 8
+
+
+def test_record_noise_knobs(tmp_path):
+    day, listed = _world_day(tmp_path, World(height_noise_sd_cm=0.0, eye_colour_confusion_rate=0.0,
+                                             mode_shares=(0.0, 0.0, 0.0, 1.0)))
+    for s in day.sightings:
+        record, listing = day.good[s["scan_id"]], listed[s["subject_ids"][0]]
+        assert record["eye_colour"] == listing["eye_colour"]
+        assert abs(record["height_cm"] - listing["height_cm"]) <= 1.0  # rounding only
+        assert record["surname"] != "" and "date_of_birth" in record
+    noisy, listed = _world_day(tmp_path / "noisy", World(height_noise_sd_cm=4.0,
+                                                         eye_colour_confusion_rate=0.5))
+    gaps = [abs(noisy.good[s["scan_id"]]["height_cm"] - listed[s["subject_ids"][0]]["height_cm"])
+            for s in noisy.sightings]
+    assert np.mean(gaps) > 3.0
+
+
+def test_missing_fields_and_identity_modes_follow_the_knobs(tmp_path):
+    world = World(watchlist_missing_date_of_birth=1.0, watchlist_missing_nationality=0.0,
+                  passenger_missing_nationality=1.0, mode_shares=(0.0, 0.0, 0.0, 1.0))
+    summary = generate(_config(tmp_path, dates=(KNOB_DAY,), watchlist_size=300,
+                               passengers_per_airport=200, sightings=30, bad_lines=0, world=world))
+    assert summary["days"][0]["sightings_by_mode"] == {"as_listed": 30}
+    assert summary["world"]["passenger_missing_nationality"] == 1.0
+    listed = _jsonl(tmp_path / "watchlist" / "watchlist.jsonl")
+    assert not any("date_of_birth" in r for r in listed)
+    assert all("nationality" in r for r in listed)
+    day = Day(tmp_path, KNOB_DAY)
+    assert not any("nationality" in r for r in day.good.values())
+
+
+def test_cli_world_and_knobs(tmp_path, capsys):
+    assert main(["--landing-dir", str(tmp_path), "--date", "2024-05-01", "--watchlist-size", "50",
+                 "--passengers-per-airport", "40", "--sightings", "4", "--world", "noisy_scanner",
+                 "--knob", "forged_dob=anywhere", "--knob", "photo_sigma=0.2,0.8"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["world"] == {"photo_sigma": [0.2, 0.8], "airport_noise": [["CDG", 1.8]],
+                                "forged_dob": "anywhere"}
+    assert parse_knob("airport_noise=cdg:1.5") == ("airport_noise", (("CDG", 1.5),))
+    assert world_from("default", ["face-groups=3"]).face_groups == 3
+    for bad in (["--knob", "no_such_knob=1"], ["--knob", "mode_shares=0.5,0.5,0.5,0.5"],
+                ["--world", "nowhere"]):
+        with pytest.raises(SystemExit):
+            main(["--landing-dir", str(tmp_path), "--date", "2024-05-01", *bad])
+    with pytest.raises(ValueError, match="noisy scanners"):
+        _config(tmp_path, airports=("LHR", "JFK"), world=WORLDS["noisy_scanner"])

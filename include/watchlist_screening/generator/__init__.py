@@ -4,7 +4,7 @@ contract in shared/contract/README.md).
     python -m watchlist_screening.generator --landing-dir D --date 2024-05-01 [--date ...]
         --watchlist-size 100000 --airports LHR,CDG --passengers-per-airport 500000
         --sightings 50 --seed 7 --bad-lines 40 [--gzip-airports CDG]
-        [--watchlist-duplicates-share 0.02]
+        [--watchlist-duplicates-share 0.02] [--world NAME] [--knob key=value ...]
 
 or `generate(GeneratorConfig(...))`. Writes, under D:
 
@@ -23,7 +23,13 @@ Each day draws from the seed combined with the date, each airport from its own s
 days differ and any part can be regenerated alone (rng.py). Files appear atomically; gzip
 files carry no timestamp, so the same arguments give the same bytes.
 
-What the data holds (parameters live next to the code that uses them):
+What the data holds, in the default world. Every distributional assumption below (photo
+noise, per-airport scanner noise, population structure in faces, look-alike share,
+closeness and physique, forged dates, identity-mode shares, eye-colour confusion, height
+noise, missing-field rates, name scripts) is a knob of world.World, held by
+GeneratorConfig.world; `World()` reproduces the figures below byte for byte, and
+world.WORLDS names worlds that push each assumption to an extreme (--world, --knob,
+--list-worlds on the command line). Other parameters live next to the code that uses them.
 
 - Faces (faces.py): a latent unit identity vector per person (128-d); a photo is
   (z + sigma*noise) at a random norm ~9, sigma ~ U(0.30, 0.70) per photo: two photos of one

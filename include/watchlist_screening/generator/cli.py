@@ -1,5 +1,6 @@
 """Command line: python -m watchlist_screening.generator --date 2024-05-01 [...]; prints the
-summary as one JSON line."""
+summary as one JSON line. `--world NAME` picks a named world (world.WORLDS) and
+`--knob key=value` (repeatable) sets one of its knobs; `--list-worlds` prints them."""
 from __future__ import annotations
 
 import argparse
@@ -13,6 +14,7 @@ from pathlib import Path
 from ..config import Settings
 from .config import GeneratorConfig
 from .generate import generate
+from .world import WORLDS, World, world_from
 
 
 def _day(text: str) -> date:
@@ -35,7 +37,7 @@ def parse_args(argv: list[str] | None) -> GeneratorConfig:
         description="Write a synthetic landing directory (watchlist, passenger days, truth).")
     parser.add_argument("--landing-dir", type=Path, default=None,
                         help="default: WATCHLIST_LANDING_DIR or .local/landing")
-    parser.add_argument("--date", type=_day, action="append", required=True, dest="dates",
+    parser.add_argument("--date", type=_day, action="append", dest="dates",
                         help="passenger day to generate, YYYY-MM-DD; repeat for more days")
     parser.add_argument("--watchlist-size", type=int, default=defaults.watchlist_size)
     parser.add_argument("--airports", type=_codes, default=defaults.airports,
@@ -52,14 +54,29 @@ def parse_args(argv: list[str] | None) -> GeneratorConfig:
     parser.add_argument("--watchlist-duplicates-share", type=float,
                         default=defaults.watchlist_duplicates_share,
                         help="share of watchlist entries that list an already listed person")
+    parser.add_argument("--world", default="default", choices=sorted(WORLDS),
+                        help="named world: the generator's distributions (default: default)")
+    parser.add_argument("--knob", action="append", default=[], metavar="KEY=VALUE",
+                        help="set one knob of the world, e.g. forged_dob=anywhere, "
+                             "photo_sigma=0.3,0.9, airport_noise=CDG:1.8 (repeatable)")
+    parser.add_argument("--list-worlds", action="store_true",
+                        help="print the named worlds and their knobs as JSON and exit")
     args = parser.parse_args(argv)
+    if args.list_worlds:
+        json.dump({"knobs": {f: v for f, v in World().__dict__.items()},
+                   "worlds": {name: w.changed() for name, w in WORLDS.items()}}, sys.stdout)
+        sys.stdout.write("\n")
+        raise SystemExit(0)
+    if not args.dates:
+        parser.error("the following arguments are required: --date")
     try:
+        world = world_from(args.world, args.knob)
         return GeneratorConfig(
             landing_dir=args.landing_dir or Settings.from_env().landing_dir,
             dates=tuple(args.dates), watchlist_size=args.watchlist_size, airports=args.airports,
             passengers_per_airport=args.passengers_per_airport, sightings=args.sightings,
             seed=args.seed, bad_lines=args.bad_lines, gzip_airports=frozenset(args.gzip_airports),
-            watchlist_duplicates_share=args.watchlist_duplicates_share)
+            watchlist_duplicates_share=args.watchlist_duplicates_share, world=world)
     except ValueError as exc:
         parser.error(str(exc))
 

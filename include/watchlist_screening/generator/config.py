@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from .world import DEFAULT_WORLD, World
+
 _AIRPORT = re.compile(r"[A-Z]{3}")
 
 
@@ -22,6 +24,7 @@ class GeneratorConfig:
     bad_lines: int = 0  # per date
     gzip_airports: frozenset[str] = frozenset()
     watchlist_duplicates_share: float = 0.02
+    world: World = DEFAULT_WORLD  # the distributions (world.py)
 
     def __post_init__(self) -> None:
         problems = []
@@ -41,6 +44,10 @@ class GeneratorConfig:
             problems.append("dates must be unique")
         if not 0.0 <= self.watchlist_duplicates_share <= 0.5:
             problems.append("watchlist duplicates share must be within 0..0.5")
+        noisy = {airport for airport, _ in self.world.airport_noise}
+        if not noisy <= set(self.airports):
+            problems.append(f"the world's noisy scanners are not among the airports: "
+                            f"{sorted(noisy - set(self.airports))}")
         if self.sightings and not self.watchlist_size:
             problems.append("sightings need a non-empty watchlist")
         # Line 1 of every file stays an ordinary record: the earliest line a duplicate

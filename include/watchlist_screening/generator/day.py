@@ -19,11 +19,11 @@ from .dirty import KINDS, BadLine, render
 from .passengers import scan_events, scan_id, travellers
 from .rng import stream
 from .sightings import assign_modes, sighting
+from .world import structure_of
 from .writer import encode, open_lines, write_lines
 
 LINES_PER_CHUNK = 8192
-DECOY_RATE = 0.001  # namesakes per passenger, and as many look-alikes
-MIN_DECOYS_PER_FILE = 3
+MIN_DECOYS_PER_FILE = 3  # of each kind whose rate (World.namesake_rate, look_alike_rate) is > 0
 
 
 @dataclass
@@ -56,14 +56,18 @@ def _lay_out(rng: np.random.Generator, config: GeneratorConfig, day: date, airpo
                     (".gz" if compress else ""), per_file + len(bad_ids))
     bad_lines = rng.choice(np.arange(2, file.lines + 1), len(bad_ids), replace=False)
     free = np.setdiff1d(np.arange(2, file.lines + 1), bad_lines)
-    n_decoys = 0
-    if config.watchlist_size:
-        n_decoys = min(max(MIN_DECOYS_PER_FILE, round(DECOY_RATE * per_file)),
-                       (len(free) - n_sightings) // 2)
-    planted = rng.choice(free, n_sightings + 2 * n_decoys, replace=False).tolist()
+    room = (len(free) - n_sightings) // 2
+
+    def count(rate: float) -> int:
+        if not config.watchlist_size or not rate:
+            return 0
+        return min(max(MIN_DECOYS_PER_FILE, round(rate * per_file)), room)
+
+    n_namesakes, n_look_alikes = count(config.world.namesake_rate), count(config.world.look_alike_rate)
+    planted = rng.choice(free, n_sightings + n_namesakes + n_look_alikes, replace=False).tolist()
     file.sighting_lines = planted[:n_sightings]
-    file.namesake_lines = planted[n_sightings:n_sightings + n_decoys]
-    file.look_alike_lines = planted[n_sightings + n_decoys:]
+    file.namesake_lines = planted[n_sightings:n_sightings + n_namesakes]
+    file.look_alike_lines = planted[n_sightings + n_namesakes:]
     ordinary = np.setdiff1d(np.arange(1, file.lines + 1), np.append(bad_lines, planted))
     for i, line in zip(bad_ids.tolist(), bad_lines.tolist()):
         kind, repeated = KINDS[i % len(KINDS)], None
@@ -85,28 +89,40 @@ def plan(config: GeneratorConfig, day: date) -> DayPlan:
                       int((sighting_file == f).sum()))
              for f, airport in enumerate(config.airports)]
 
-    n_decoys = sum(len(f.namesake_lines) for f in files)
+    world = config.world
+    n_namesakes = sum(len(f.namesake_lines) for f in files)
+    n_decoys = n_namesakes + sum(len(f.look_alike_lines) for f in files)
     sighted = rng.choice(config.watchlist_size, config.sightings,
                          replace=config.sightings > config.watchlist_size)
-    resembled = (rng.integers(0, config.watchlist_size, 2 * n_decoys) if n_decoys
+    resembled = (rng.integers(0, config.watchlist_size, n_decoys) if n_decoys
                  else np.zeros(0, dtype=np.int64))
     found = watchlist.find(config.seed, config.watchlist_size, config.watchlist_duplicates_share,
-                           np.append(sighted, resembled))
+                           np.append(sighted, resembled), world)
     wanted = [found[i] for i in sighted.tolist()]
-    namesake_of = [found[i] for i in resembled[:n_decoys].tolist()]
-    look_alike_of = [found[i] for i in resembled[n_decoys:].tolist()]
+    namesake_of = [found[i] for i in resembled[:n_namesakes].tolist()]
+    look_alike_of = [found[i] for i in resembled[n_namesakes:].tolist()]
 
+    # Decoys are drawn for the whole day, then handed out file by file in order: the
+    # scanner noise of each follows from which file it lands in.
+    def noise_of(kind: str) -> np.ndarray:
+        return np.repeat([world.noise_at(f.airport) for f in files],
+                         [len(getattr(f, f"{kind}_lines")) for f in files])
+
+    structure = structure_of(world, config.seed)
     sighting_rng = stream(config.seed, *key, "sightings")
-    modes = assign_modes(sighting_rng, wanted)
+    modes = assign_modes(sighting_rng, wanted, world.mode_shares)
     seen = iter(zip(wanted, modes))
     decoy_rng = stream(config.seed, *key, "decoys")
-    namesakes = iter(zip(namesake_of, decoys.namesakes(decoy_rng, namesake_of, day)))
-    look_alikes = iter(zip(look_alike_of, decoys.look_alikes(decoy_rng, look_alike_of, day)))
+    namesakes = iter(zip(namesake_of, decoys.namesakes(decoy_rng, namesake_of, day, world, structure,
+                                                       noise_of("namesake"))))
+    look_alikes = iter(zip(look_alike_of, decoys.look_alikes(decoy_rng, look_alike_of, day, world,
+                                                             noise_of("look_alike"))))
     truth, decoy_truth = [], []
     for file in files:
         for line in sorted(file.sighting_lines):
             who, mode = next(seen)
-            file.planted[line] = sighting(sighting_rng, who, mode, day)
+            file.planted[line] = sighting(sighting_rng, who, mode, day, world,
+                                          world.noise_at(file.airport))
             truth.append({"scan_id": scan_id(file.airport, day, line),
                           "subject_ids": list(who.subject_ids), "person_id": who.person_id})
         decoy_lines = [(line, "namesake", namesakes) for line in file.namesake_lines] + \
@@ -120,13 +136,15 @@ def plan(config: GeneratorConfig, day: date) -> DayPlan:
 
 
 def _write_file(config: GeneratorConfig, day: date, file: FilePlan) -> None:
+    structure = structure_of(config.world, config.seed)
+    noise = config.world.noise_at(file.airport)
     rng = stream(config.seed, "day", day.toordinal(), "passengers", file.airport)
     bad_rng = stream(config.seed, "day", day.toordinal(), "bad", file.airport)
     with open_lines(config.landing_dir / file.path, compress=file.path.endswith(".gz")) as out:
         for first in range(1, file.lines + 1, LINES_PER_CHUNK):
             lines = np.arange(first, min(first + LINES_PER_CHUNK, file.lines + 1))
             events = scan_events(rng, file.airport, day, lines, file.lines)
-            people = travellers(rng, len(lines), day)
+            people = travellers(rng, len(lines), day, config.world, structure, noise)
             encoded = []
             for line, event, person in zip(lines.tolist(), events, people):
                 record = {**event, **file.planted.get(line, person)}

@@ -7,6 +7,11 @@ look_alike  a different person whose identity vector is close to the wanted pers
             photo noise), a name that is neither theirs nor one of their listed aliases,
             and in 85% of cases a different sex, a height
             9-18 cm off or an eye colour no one would confuse with the listed one.
+
+The figures are the default world's (world.World.namesake_* / look_alike_*). Photos are
+taken by the scanner of the airport each decoy passes (`noise_scale`, one per decoy); a
+look-alike's identity is placed for the nominal noise, so a worse scanner makes them look
+less alike, as it does the wanted themselves.
 """
 from __future__ import annotations
 
@@ -19,20 +24,16 @@ from .cultures import CULTURES
 from .passengers import identities
 from .people import CONFUSABLE, EYE_COLOURS, People, sample_people
 from .watchlist import Wanted
+from .world import DEFAULT_WORLD, FaceStructure, World
 
-NAMESAKE_SAME_DOB_SHARE = 0.3
 NAMESAKE_SAME_SEX_SHARE = 0.95  # given names are mostly gendered
-LOOK_ALIKE_COSINE = (0.57, 0.73)
-LOOK_ALIKE_SAME_CULTURE_SHARE = 0.7
-LOOK_ALIKE_DIFFERS_SHARE = 0.85
-# Given that a look-alike differs, the chance that each trait does (at least one will).
-LOOK_ALIKE_TRAIT_SHARES = (0.35, 0.6, 0.5)  # sex, height, eye colour
-LOOK_ALIKE_HEIGHT_GAP_CM = (9.0, 18.0)
 
 _EYE_GROUP = {colour: group for group in CONFUSABLE for colour in group}
 
 
-def namesakes(rng: np.random.Generator, wanted: list[Wanted], day: date) -> list[dict]:
+def namesakes(rng: np.random.Generator, wanted: list[Wanted], day: date,
+              world: World = DEFAULT_WORLD, structure: FaceStructure | None = None,
+              noise_scale: np.ndarray | float = 1.0) -> list[dict]:
     n = len(wanted)
     if not n:
         return []
@@ -43,10 +44,12 @@ def namesakes(rng: np.random.Generator, wanted: list[Wanted], day: date) -> list
     listed_dob = np.array([w.record.get("date_of_birth", d) for w, d in
                            zip(wanted, np.datetime_as_string(them.dob).tolist())],
                           dtype="datetime64[D]")
-    same_dob = rng.random(n) < NAMESAKE_SAME_DOB_SHARE
+    same_dob = rng.random(n) < world.namesake_same_dob_share
     people.dob[same_dob] = listed_dob[same_dob]
     given, surname = them.latin_names()
-    return identities(rng, people, faces.photos(rng, faces.identities(rng, n)), given, surname)
+    z = faces.identities(rng, n, structure, people.culture)
+    photo = faces.photos(rng, z, sigma_range=world.photo_sigma, noise_scale=noise_scale)
+    return identities(rng, people, photo, given, surname, world)
 
 
 def _other_eye(rng: np.random.Generator, eye: int) -> int:
@@ -59,21 +62,23 @@ def _alias_names(wanted: Wanted) -> set[tuple[str, str]]:
     return {(a["given_names"], a["surname"]) for a in wanted.record.get("aliases", [])}
 
 
-def look_alikes(rng: np.random.Generator, wanted: list[Wanted], day: date) -> list[dict]:
+def look_alikes(rng: np.random.Generator, wanted: list[Wanted], day: date,
+                world: World = DEFAULT_WORLD,
+                noise_scale: np.ndarray | float = 1.0) -> list[dict]:
     n = len(wanted)
     if not n:
         return []
     them = People.concat([w.person for w in wanted])
-    differs = rng.random(n) < LOOK_ALIKE_DIFFERS_SHARE
-    traits = rng.random((n, 3)) < LOOK_ALIKE_TRAIT_SHARES
+    differs = rng.random(n) < world.look_alike_differs_share
+    traits = rng.random((n, 3)) < world.look_alike_trait_shares
     none = differs & ~traits.any(axis=1)
     traits[none, rng.integers(0, 3, none.sum())] = True
     traits &= differs[:, None]
     sex = np.where(traits[:, 0], np.where(them.sex == 0, 1, 0), them.sex)
-    culture = np.where(rng.random(n) < LOOK_ALIKE_SAME_CULTURE_SHARE, them.culture,
+    culture = np.where(rng.random(n) < world.look_alike_same_culture_share, them.culture,
                        rng.choice(len(CULTURES), n, p=names.CULTURE_WEIGHTS))
     people = sample_people(rng, n, np.datetime64(day), adults=True, culture=culture, sex=sex)
-    gap = rng.uniform(*LOOK_ALIKE_HEIGHT_GAP_CM, n) * rng.choice([-1, 1], n)
+    gap = rng.uniform(*world.look_alike_height_gap_cm, n) * rng.choice([-1, 1], n)
     people.height = them.height + np.where(traits[:, 1], gap, 0.0)
     people.eye = np.array([_other_eye(rng, e) if t else e
                            for e, t in zip(them.eye.tolist(), traits[:, 2].tolist())])
@@ -86,8 +91,9 @@ def look_alikes(rng: np.random.Generator, wanted: list[Wanted], day: date) -> li
         while (given[i], surname[i]) in taken:
             people.given[i] = names.sample_names(rng, culture[[i]], people.form[[i]])[0][0]
             given[i] = people.take([i]).latin_names()[0][0]
-    sigma = faces.photo_sigmas(rng, n)
+    sigma = faces.photo_sigmas(rng, n, world.photo_sigma)
     z = faces.look_alike_identities(rng, np.stack([w.z for w in wanted]),
                                     np.stack([w.photo for w in wanted]),
-                                    rng.uniform(*LOOK_ALIKE_COSINE, n), sigma)
-    return identities(rng, people, faces.photos(rng, z, sigma))
+                                    rng.uniform(*world.look_alike_cosine, n), sigma)
+    return identities(rng, people, faces.photos(rng, z, sigma, noise_scale=noise_scale),
+                      world=world)

@@ -3,7 +3,7 @@
 Each person has a latent identity: a unit vector z, uniform on the 128-d sphere, so two
 unrelated people have cosine ~ Normal(0, 1/sqrt(128) = 0.088). A photo is
     (z + sigma * e) * norm,   e ~ Normal(0, I/128) (|e| ~ 1), a fresh e per photo,
-with sigma ~ Uniform(0.30, 0.70) per photo (pose, light, age of the picture) and norm drawn
+with sigma ~ Uniform(0.30, 0.70) per photo (world.World.photo_sigma) (pose, light, age of the picture) and norm drawn
 log-normally around 9, because the contract promises embeddings that are not unit length.
 Two photos of one person then have cosine ~0.80 on average (99% within 0.64-0.92), and no
 two photos are ever identical. Values are rounded to 5 decimals (5-6 significant digits at
@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .world import DEFAULT_WORLD, FaceStructure
+
 DIM = 128
-SIGMA_RANGE = (0.30, 0.70)
 NORM_MEDIAN = 9.0
 NORM_LOG_SD = 0.25
 DECIMALS = 5
@@ -24,20 +25,33 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / np.linalg.norm(v, axis=-1, keepdims=True)
 
 
-def identities(rng: np.random.Generator, n: int) -> np.ndarray:
-    """n independent identity vectors (n, DIM), unit length."""
-    return _unit(rng.standard_normal((n, DIM)))
+def identities(rng: np.random.Generator, n: int, structure: FaceStructure | None = None,
+               culture: np.ndarray | None = None) -> np.ndarray:
+    """n identity vectors (n, DIM), unit length: independent, or in a structured population
+    sqrt(share) * (their group's direction) + sqrt(1 - share) * (their own), the group
+    following the naming culture, so two strangers of a group have cosine ~share."""
+    own = _unit(rng.standard_normal((n, DIM)))
+    if structure is None:
+        return own
+    group = np.asarray(culture) % len(structure.directions)
+    return _unit(np.sqrt(structure.share) * structure.directions[group]
+                 + np.sqrt(1.0 - structure.share) * own)
 
 
-def photo_sigmas(rng: np.random.Generator, n: int) -> np.ndarray:
-    return rng.uniform(*SIGMA_RANGE, n)
+def photo_sigmas(rng: np.random.Generator, n: int,
+                 sigma_range: tuple[float, float] = DEFAULT_WORLD.photo_sigma) -> np.ndarray:
+    return rng.uniform(*sigma_range, n)
 
 
-def photos(rng: np.random.Generator, z: np.ndarray, sigma: np.ndarray | None = None) -> np.ndarray:
-    """One new photo embedding per identity row of z, rounded as written."""
+def photos(rng: np.random.Generator, z: np.ndarray, sigma: np.ndarray | None = None,
+           sigma_range: tuple[float, float] = DEFAULT_WORLD.photo_sigma,
+           noise_scale: np.ndarray | float = 1.0) -> np.ndarray:
+    """One new photo embedding per identity row of z, rounded as written; `noise_scale`
+    is the scanner's (a worse scanner multiplies the photo's noise)."""
     n = len(z)
     if sigma is None:
-        sigma = photo_sigmas(rng, n)
+        sigma = photo_sigmas(rng, n, sigma_range)
+    sigma = sigma * noise_scale
     noise = rng.standard_normal((n, DIM)) * (sigma / np.sqrt(DIM))[:, None]
     norm = np.exp(rng.normal(np.log(NORM_MEDIAN), NORM_LOG_SD, n))
     return np.round(_unit(z + noise) * norm[:, None], DECIMALS)

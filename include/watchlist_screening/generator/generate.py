@@ -10,7 +10,8 @@ def generate(config: GeneratorConfig) -> dict:
     return {
         "landing_dir": str(config.landing_dir),
         "seed": config.seed,
+        "world": config.world.changed(),
         "watchlist": watchlist.write(config.landing_dir, config.seed, config.watchlist_size,
-                                     config.watchlist_duplicates_share),
+                                     config.watchlist_duplicates_share, config.world),
         "days": [day.write(config, d) for d in config.dates],
     }

@@ -16,11 +16,11 @@ from .people import (
     recorded_eye,
     sample_people,
 )
+from .world import DEFAULT_WORLD, FaceStructure, World
 
-# Scanners read many documents from the machine-readable zone, which has no diacritics.
-MRZ_NAME_SHARE = 0.2
+# Scanners read many documents from the machine-readable zone, which has no diacritics: how
+# many is World.mrz_name_share; fields left empty, World.passenger_missing_*.
 DUAL_NATIONAL_SHARE = 0.03  # travel on a passport other than their nationality's
-NO_PLACE_OF_BIRTH_SHARE = 0.03
 HALF_CM_SHARE = 0.1  # scanners that report heights to the half centimetre
 AIRLINES = np.array([
     "BA", "AF", "LH", "KL", "IB", "EI", "U2", "FR", "VY", "TK", "EK", "QR", "AA", "DL", "UA",
@@ -60,22 +60,26 @@ def identity(document_number: str, issuing_country: str, given_names: str, surna
               "height_cm": height_cm, "eye_colour": eye_colour, "face_embedding": face_embedding}
     if place_of_birth is None:  # optional: left out, never null
         del record["place_of_birth"]
+    if nationality is None:
+        del record["nationality"]
     return record
 
 
-def heights(rng: np.random.Generator, true_height: np.ndarray) -> list[int | float]:
+def heights(rng: np.random.Generator, true_height: np.ndarray,
+            world: World = DEFAULT_WORLD) -> list[int | float]:
     """Heights as scanners report them: most in whole centimetres, some in half ones."""
     step = np.where(rng.random(len(true_height)) < HALF_CM_SHARE, 0.5, 1.0)
-    return height_values(measured_height(rng, true_height, step))
+    return height_values(measured_height(rng, true_height, step, world.height_noise_sd_cm))
 
 
 def identities(rng: np.random.Generator, people: People, photo: np.ndarray,
-               given: list[str] | None = None, surname: list[str] | None = None) -> list[dict]:
+               given: list[str] | None = None, surname: list[str] | None = None,
+               world: World = DEFAULT_WORLD) -> list[dict]:
     """Scan records of `people` on their documents. `given`/`surname` are names the
     documents carry instead of the people's own (aliases, forgeries, namesakes); every record,
     ordinary or not, goes through here so none stands out by its form."""
     n = len(people)
-    mrz = rng.random(n) < MRZ_NAME_SHARE
+    mrz = rng.random(n) < world.mrz_name_share
     if given is None:
         script = np.where(mrz, names.ASCII, names.LATIN)
         given = names.render_given(people.given, script).tolist()
@@ -87,20 +91,28 @@ def identities(rng: np.random.Generator, people: People, photo: np.ndarray,
     dual = rng.random(n) < DUAL_NATIONAL_SHARE
     issuer[dual] = rng.choice(names.DIASPORA, dual.sum())
     place = names.CITY_NAME[people.birthplace]
-    place[rng.random(n) < NO_PLACE_OF_BIRTH_SHARE] = None
+    place[rng.random(n) < world.passenger_missing_place_of_birth] = None
+    nationality = names.COUNTRY_CODE[people.nationality]
+    if world.passenger_missing_nationality:  # drawn only when asked: the default stream stays
+        nationality[rng.random(n) < world.passenger_missing_nationality] = None
     return list(map(
         identity, document_numbers(rng, n), names.COUNTRY_CODE[issuer].tolist(), given, surname,
         np.datetime_as_string(people.dob).tolist(), place.tolist(),
-        names.COUNTRY_CODE[people.nationality].tolist(), SEXES[people.sex].tolist(),
-        heights(rng, people.height), EYE_COLOURS[recorded_eye(rng, people.eye)].tolist(),
+        nationality.tolist(), SEXES[people.sex].tolist(),
+        heights(rng, people.height, world),
+        EYE_COLOURS[recorded_eye(rng, people.eye, world.eye_colour_confusion_rate)].tolist(),
         photo.tolist(),
     ))
 
 
-def travellers(rng: np.random.Generator, n: int, day: date) -> list[dict]:
-    """n ordinary travellers, strangers to the watchlist."""
+def travellers(rng: np.random.Generator, n: int, day: date, world: World = DEFAULT_WORLD,
+               structure: FaceStructure | None = None, noise_scale: float = 1.0) -> list[dict]:
+    """n ordinary travellers, strangers to the watchlist, photographed by a scanner with
+    `noise_scale`."""
     people = sample_people(rng, n, np.datetime64(day), adults=False)
-    return identities(rng, people, faces.photos(rng, faces.identities(rng, n)))
+    z = faces.identities(rng, n, structure, people.culture)
+    return identities(rng, people, faces.photos(rng, z, sigma_range=world.photo_sigma,
+                                                noise_scale=noise_scale), world=world)
 
 
 def scan_events(rng: np.random.Generator, airport: str, day: date, lines: np.ndarray,

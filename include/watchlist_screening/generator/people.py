@@ -9,6 +9,7 @@ import numpy as np
 
 from . import names
 from .cultures import CULTURES
+from .world import DEFAULT_WORLD
 
 SEXES = np.array(["F", "M", "X"], dtype=object)
 SEX_SHARES = (0.49, 0.50, 0.01)
@@ -21,11 +22,9 @@ EYE_PROFILES = {  # shares in EYE_COLOURS order
 }
 # Colours a person noting them down mixes up with each other.
 CONFUSABLE = (("amber", "brown", "hazel"), ("blue", "grey"))
-EYE_CONFUSION_RATE = 0.055  # per record; two records of one person then disagree ~10% of the time
 
 HEIGHT_MEAN_CM = np.array([164.0, 177.5, 170.0])  # by sex code
 HEIGHT_SD_CM = np.array([6.5, 7.2, 8.0])
-HEIGHT_NOISE_SD_CM = 1.25  # per measurement; two measurements then differ by sd ~1.8 cm
 MIN_HEIGHT_CM = 60.0
 # Children's height as a share of their adult height, by age in years.
 _GROWTH_AGE = np.array([1.0, 2.0, 5.0, 10.0, 14.0, 18.0])
@@ -125,15 +124,18 @@ def sample_people(rng: np.random.Generator, n: int, on: np.datetime64, *, adults
 
 
 def measured_height(rng: np.random.Generator, true_height: np.ndarray,
-                    step: np.ndarray | float = 1.0) -> np.ndarray:
-    """A height as recorded: true height plus measurement noise, rounded to `step` cm."""
-    noisy = true_height + rng.normal(0.0, HEIGHT_NOISE_SD_CM, np.shape(true_height))
+                    step: np.ndarray | float = 1.0,
+                    noise_sd: float = DEFAULT_WORLD.height_noise_sd_cm) -> np.ndarray:
+    """A height as recorded: true height plus measurement noise, rounded to `step` cm. At
+    the default noise two measurements of one person differ by sd ~1.8 cm."""
+    noisy = true_height + rng.normal(0.0, noise_sd, np.shape(true_height))
     return np.round(noisy / step) * step
 
 
 def recorded_eye(rng: np.random.Generator, eye: np.ndarray,
-                 rate: float = EYE_CONFUSION_RATE) -> np.ndarray:
-    """Eye colour as noted by a person: sometimes a confusable neighbour of the true one."""
+                 rate: float = DEFAULT_WORLD.eye_colour_confusion_rate) -> np.ndarray:
+    """Eye colour as noted by a person: sometimes a confusable neighbour of the true one. At
+    the default rate two records of one person disagree ~10% of the time."""
     n = len(eye)
     confused = (rng.random(n) < rate) & (_EYE_ALTERNATIVE_COUNT[eye] > 0)
     pick = (rng.random(n) * _EYE_ALTERNATIVE_COUNT[eye]).astype(np.int64)

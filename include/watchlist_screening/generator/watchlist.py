@@ -2,8 +2,9 @@
 
 Each chunk draws from its own random stream, so the list streams to disk in constant memory
 and any entry can be looked up later (for sightings, namesakes, look-alikes) by regenerating
-only its chunk. A chunk's draws depend on the seed, the list size and the duplicate share,
-never on the dates generated, so the snapshot is byte-identical across runs.
+only its chunk. A chunk's draws depend on the seed, the list size, the duplicate share and
+the world (world.py), never on the dates generated, so the snapshot is byte-identical across
+runs.
 
 Duplicate listings (the same person under two subject_ids, as when two agencies list them)
 are paired inside a chunk: same identity vector, name, birth and eye colour, but their own
@@ -27,6 +28,7 @@ from .people import (
     sample_people,
 )
 from .rng import stream
+from .world import DEFAULT_WORLD, World, structure_of
 from .writer import encode_lines, open_lines
 
 CHUNK_SIZE = 4096
@@ -39,18 +41,22 @@ LISTED_ON_RANGE = (np.datetime64("1998-01-01"), np.datetime64("2024-12-31"))
 AGENCIES = ("ICPO", "EPOL", "NCA", "BKA", "DCPJ", "GDC", "FBI")
 _HEIGHT_STEP = np.array([1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.5])
 
-NATIVE_LISTING_SHARE = 0.4  # of people whose culture has a native script
-TRANSLITERATION_ALIAS_SHARE = 0.5  # of native-script listings: first alias is the Latin name
 MAX_ALIASES = 3
 ALIAS_COUNT_SHARES = (0.30, 0.35, 0.20, 0.15)
 # An alias is a whole new name, keeps the given names, or keeps the surname.
 ALIAS_KIND_SHARES = (0.5, 0.3, 0.2)
-ALIAS_DOB_SHARE = 0.35
-# Share of entries that carry each optional field.
+# Share of entries that carry each optional field; the identity fields' shares are the
+# world's (World.watchlist_missing_*), None here.
 PRESENCE = {
-    "date_of_birth": 0.92, "place_of_birth": 0.70, "nationality": 0.88, "offence": 0.90,
+    "date_of_birth": None, "place_of_birth": None, "nationality": None, "offence": 0.90,
     "caution": 0.55, "listed_on": 0.95, "empty_aliases": 0.5,  # `"aliases": []` vs no key
 }
+
+
+def _presence(world: World) -> dict[str, float]:
+    return {**PRESENCE, "date_of_birth": 1.0 - world.watchlist_missing_date_of_birth,
+            "place_of_birth": 1.0 - world.watchlist_missing_place_of_birth,
+            "nationality": 1.0 - world.watchlist_missing_nationality}
 OFFENCES = np.array([
     "murder", "attempted murder", "armed robbery", "drug trafficking", "human trafficking",
     "fraud", "money laundering", "terrorism offences", "kidnapping", "arms trafficking",
@@ -96,7 +102,7 @@ def chunk_count(size: int) -> int:
     return -(-size // CHUNK_SIZE)
 
 
-def _aliases(rng: np.random.Generator, people: People, native: np.ndarray):
+def _aliases(rng: np.random.Generator, people: People, native: np.ndarray, world: World):
     n = len(people)
     count = rng.choice(MAX_ALIASES + 1, n, p=ALIAS_COUNT_SHARES)
     culture = np.repeat(people.culture, MAX_ALIASES)
@@ -104,7 +110,7 @@ def _aliases(rng: np.random.Generator, people: People, native: np.ndarray):
     given, surname = names.sample_names(rng, culture, form)
     given, surname = given.reshape(n, MAX_ALIASES, 2), surname.reshape(n, MAX_ALIASES, 2)
     kind = rng.choice(3, (n, MAX_ALIASES), p=ALIAS_KIND_SHARES)
-    transliterated = native & (rng.random(n) < TRANSLITERATION_ALIAS_SHARE)
+    transliterated = native & (rng.random(n) < world.transliteration_alias_share)
     count[transliterated] = np.maximum(count[transliterated], 1)
     own_given = (kind == 1) | (transliterated[:, None] & (np.arange(MAX_ALIASES) == 0))
     own_surname = (kind == 2) | (transliterated[:, None] & (np.arange(MAX_ALIASES) == 0))
@@ -114,16 +120,17 @@ def _aliases(rng: np.random.Generator, people: People, native: np.ndarray):
     years = rng.integers(1, 4, (n, MAX_ALIASES)) * rng.choice([-1, 1], (n, MAX_ALIASES))
     days = years * 365 + rng.integers(-40, 41, (n, MAX_ALIASES))
     dob = people.dob[:, None] + days.astype("timedelta64[D]")
-    dob[rng.random((n, MAX_ALIASES)) >= ALIAS_DOB_SHARE] = np.datetime64("NaT")
+    dob[rng.random((n, MAX_ALIASES)) >= world.alias_dob_share] = np.datetime64("NaT")
     return count, given, surname, dob
 
 
-def generate_chunk(seed: int, size: int, duplicate_share: float, index: int) -> Chunk:
+def generate_chunk(seed: int, size: int, duplicate_share: float, index: int,
+                   world: World = DEFAULT_WORLD) -> Chunk:
     start = index * CHUNK_SIZE
     n = min(CHUNK_SIZE, size - start)
     rng = stream(seed, "watchlist", index)
     people = sample_people(rng, n, REFERENCE_DATE, adults=True)
-    z = faces.identities(rng, n)
+    z = faces.identities(rng, n, structure_of(world, seed), people.culture)
     duplicates = round(duplicate_share * n)
     rows = rng.permutation(n)[: 2 * duplicates]
     copy, original = rows[:duplicates], rows[duplicates:]
@@ -133,21 +140,21 @@ def generate_chunk(seed: int, size: int, duplicate_share: float, index: int) -> 
     person[copy] = start + original
     agency = rng.integers(0, len(AGENCIES), n)
     agency[copy] = (agency[original] + rng.integers(1, len(AGENCIES), duplicates)) % len(AGENCIES)
-    native = names.HAS_NATIVE_SCRIPT[people.culture] & (rng.random(n) < NATIVE_LISTING_SHARE)
-    alias_count, alias_given, alias_surname, alias_dob = _aliases(rng, people, native)
-    present = {field: rng.random(n) < share for field, share in PRESENCE.items()}
+    native = names.HAS_NATIVE_SCRIPT[people.culture] & (rng.random(n) < world.native_listing_share)
+    alias_count, alias_given, alias_surname, alias_dob = _aliases(rng, people, native, world)
+    present = {field: rng.random(n) < share for field, share in _presence(world).items()}
     listed_on = LISTED_ON_RANGE[0] + rng.integers(
         0, (LISTED_ON_RANGE[1] - LISTED_ON_RANGE[0]).astype(int) + 1, n).astype("timedelta64[D]")
     return Chunk(
         start=start, people=people, person=person, z=z, agency=agency, native=native,
-        height=measured_height(rng, people.height, _HEIGHT_STEP[agency]),
-        eye=recorded_eye(rng, people.eye),
+        height=measured_height(rng, people.height, _HEIGHT_STEP[agency], world.height_noise_sd_cm),
+        eye=recorded_eye(rng, people.eye, world.eye_colour_confusion_rate),
         alias_count=alias_count, alias_given=alias_given, alias_surname=alias_surname,
         alias_dob=alias_dob, present=present,
         offence=rng.integers(0, len(OFFENCES), n), caution=rng.integers(0, len(CAUTIONS), n),
         # Nobody is listed before turning 16.
         listed_on=np.maximum(listed_on, people.dob + np.timedelta64(16 * 366, "D")),
-        photo=faces.photos(rng, z),
+        photo=faces.photos(rng, z, sigma_range=world.photo_sigma),
     )
 
 
@@ -216,12 +223,13 @@ class Wanted:
     photo: np.ndarray  # as written
 
 
-def find(seed: int, size: int, duplicate_share: float, indices) -> dict[int, Wanted]:
+def find(seed: int, size: int, duplicate_share: float, indices,
+         world: World = DEFAULT_WORLD) -> dict[int, Wanted]:
     """Look up watchlist entries by global index, regenerating only the chunks they are in."""
     found: dict[int, Wanted] = {}
     wanted = np.unique(np.asarray(indices, dtype=np.int64))
     for index in np.unique(wanted // CHUNK_SIZE).tolist():
-        chunk = generate_chunk(seed, size, duplicate_share, index)
+        chunk = generate_chunk(seed, size, duplicate_share, index, world)
         rows = wanted[wanted // CHUNK_SIZE == index] - chunk.start
         for row, record in zip(rows.tolist(), records(chunk, rows)):
             listings = np.flatnonzero(chunk.person == chunk.person[row])
@@ -234,13 +242,14 @@ def find(seed: int, size: int, duplicate_share: float, indices) -> dict[int, Wan
     return found
 
 
-def write(landing_dir: Path, seed: int, size: int, duplicate_share: float) -> dict:
+def write(landing_dir: Path, seed: int, size: int, duplicate_share: float,
+          world: World = DEFAULT_WORLD) -> dict:
     """Write watchlist/watchlist.jsonl and truth/watchlist_persons.jsonl; return counts."""
     persons = duplicates = 0
     with open_lines(landing_dir / "watchlist" / "watchlist.jsonl") as watchlist, \
             open_lines(landing_dir / "truth" / "watchlist_persons.jsonl") as truth:
         for index in range(chunk_count(size)):
-            chunk = generate_chunk(seed, size, duplicate_share, index)
+            chunk = generate_chunk(seed, size, duplicate_share, index, world)
             rows = np.arange(len(chunk.person))
             watchlist.write(encode_lines(records(chunk, rows)))
             truth.write(encode_lines(
