@@ -1,6 +1,8 @@
 # Watchlist screening — local path. The same components as docker-compose.yaml, natively:
 # a project-owned PostgreSQL, the alerting service replicas behind nginx, Spark local[*],
-# Airflow with a local metadata DB. Everything lives under .local/ (git-ignored).
+# Airflow with a local metadata DB. Everything lives under .local/ (git-ignored), except, as
+# root, what postgres and nginx's workers must reach: /var/lib/watchlist-screening/<key>/
+# (scripts/lib.sh; the clone may sit where they cannot enter). `make clean` removes both.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 .DEFAULT_GOAL := help
@@ -78,5 +80,6 @@ bench: db  ## benchmarks; figures written to bench/results/*.json
 	@$(ENV); $(PY) bench/alerting_load.py
 	@$(ENV); $(PY) bench/linkage_eval.py --spark
 
-clean: airflow-down down  ## stop the stack and delete .local (databases, models, logs)
+clean: airflow-down  ## stop the stack and delete .local and its cluster outside it (databases, models, logs)
+	@$(REPO)/scripts/stack.sh destroy
 	rm -rf $(LOCAL)

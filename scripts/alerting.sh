@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The alerting service on the local stack: uvicorn replicas (ports $ALERTS_REPLICA_PORTS)
-# behind nginx on 127.0.0.1:$ALERTS_LB_PORT, all under .local/ (pids, logs, nginx prefix).
+# behind nginx on 127.0.0.1:$ALERTS_LB_PORT: pids and logs under .local/, nginx's prefix (config,
+# temp dirs its workers write) in the stack's state dir (lib.sh), which they can enter.
 #   alerting.sh start | stop | restart | status
 # restart is rolling: one replica at a time, so the balancer always has one to send to.
 # Needs .local/stack.env, written by `scripts/stack.sh db`.
@@ -8,9 +9,10 @@ source "$(dirname "$0")/lib.sh"
 
 RUN_DIR="$LOCAL_DIR/run"
 LOG_DIR="$LOCAL_DIR/logs"
-NGINX_DIR="$LOCAL_DIR/nginx"
+NGINX_DIR="$STATE_DIR/nginx"
 NGINX_CONF="$NGINX_DIR/nginx.conf"
 NGINX_PID="$NGINX_DIR/nginx.pid"
+LEGACY_NGINX_PID="$LOCAL_DIR/nginx/nginx.pid"   # where earlier versions ran it (as root: inside the clone)
 NGINX_TEMPLATE="$REPO_ROOT/service/nginx.conf.template"
 NGINX_BIN="${NGINX_BIN:-$(command -v nginx || echo /usr/sbin/nginx)}"
 START_TIMEOUT="${ALERTS_START_TIMEOUT:-90}"   # the replicas themselves wait up to 60s for the database
@@ -28,8 +30,6 @@ live_pid() {
   ps -o stat=,args= -p "$pid" 2>/dev/null | grep -v '^Z' | grep -q -- "$2" || return 1
   echo "$pid"
 }
-
-port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # Runs "$@" in its own session (Ctrl-C in the caller's terminal must not reach it); the
 # child writes its own pid because setsid may fork.
@@ -55,7 +55,7 @@ wait_healthy() {  # name pid_file pattern url log_file
 
 start_replica() {  # port
   local port=$1
-  port_in_use "$port" && die "replica 127.0.0.1:$port: port $port is taken by another process"
+  require_free_port "$port" "replica 127.0.0.1:$port"
   (
     # Only what the service needs: no warehouse credentials in the replica's environment.
     # (Un-exported here rather than `env -i NAME=value`: argv is visible to every user.)
@@ -75,6 +75,7 @@ render_nginx() {
   done
   # As root the master drops its workers' privileges; as a normal user there is nothing to drop.
   [ "$(id -u)" = 0 ] && user_directive="user $(id -un nobody) $(id -gn nobody);"
+  ensure_state_dir
   mkdir -p "$NGINX_DIR/tmp"
   NGINX_USER_DIRECTIVE="$user_directive" NGINX_PREFIX="$NGINX_DIR" NGINX_LOG_DIR="$LOG_DIR" \
     LISTEN="127.0.0.1:$ALERTS_LB_PORT" UPSTREAM_SERVERS="$servers" \
@@ -90,7 +91,11 @@ start_nginx() {
   if pid=$(live_pid "$NGINX_PID" nginx); then
     log "$name already running (pid $pid)"; return
   fi
-  port_in_use "$ALERTS_LB_PORT" && die "$name: port $ALERTS_LB_PORT is taken by another process"
+  if [ "$LEGACY_NGINX_PID" != "$NGINX_PID" ] && live_pid "$LEGACY_NGINX_PID" nginx >/dev/null; then
+    log "$name: restarting the balancer an earlier version started from $LOCAL_DIR/nginx"
+    stop_all QUIT nginx "$LEGACY_NGINX_PID"
+  fi
+  require_free_port "$ALERTS_LB_PORT" "$name"
   [ -x "$NGINX_BIN" ] || die "nginx not found (install: apt-get install nginx-light)"
   render_nginx
   # `daemon off` keeps the master the process spawned here, so the pid spawn records is
@@ -156,9 +161,12 @@ stop() {
   # The balancer first (QUIT: finish the requests it is proxying), so no request reaches
   # a replica that is shutting down; then the replicas (TERM: uvicorn's graceful shutdown).
   stop_all QUIT nginx "$NGINX_PID"
+  [ "$LEGACY_NGINX_PID" = "$NGINX_PID" ] || stop_all QUIT nginx "$LEGACY_NGINX_PID"
   local port files=()
   for port in $ALERTS_REPLICA_PORTS; do files+=("$(replica_pid_file "$port")"); done
   stop_all TERM alerting_service "${files[@]}"
+  # Rendered again by every start; outside .local it would outlive a deleted clone.
+  if [ "$STATE_DIR" != "$LOCAL_DIR" ]; then rm -rf "$NGINX_DIR"; release_state_dir; fi
   log "alerting service stopped"
 }
 

@@ -2,7 +2,15 @@
 # The local stack, the same components as docker-compose.yaml run natively:
 # PostgreSQL (warehouse + alerts databases), the alerting service replicas, nginx in front.
 #   stack.sh up | down | db (PostgreSQL, migrations and .local/stack.env only)
+#            | destroy (down, then delete the cluster and everything kept outside .local)
+# Ports: PG_PORT, ALERTS_LB_PORT, ALERTS_REPLICA_PORTS (defaults in lib.sh); another .local
+# dir (WATCHLIST_LOCAL_DIR) with other ports is a second, independent stack (the tests' own).
 source "$(dirname "$0")/lib.sh"
+
+write_ports() {
+  printf 'PG_PORT=%s\nALERTS_LB_PORT=%s\nALERTS_REPLICA_PORTS=%s\n' \
+    "$PG_PORT" "$ALERTS_LB_PORT" "$ALERTS_REPLICA_PORTS" >"$PORTS_ENV"
+}
 
 write_env() {
   local pipeline_pw alerting_pw
@@ -28,22 +36,37 @@ ENV
 }
 
 db() {
+  write_ports
   "$REPO_ROOT/scripts/pg.sh" start
   write_env
-  source "$STACK_ENV"
-  "$VENV/bin/python" -m watchlist_screening.warehouse.migrate warehouse
-  "$VENV/bin/python" -m watchlist_screening.warehouse.migrate alerts --dsn "$ALERTS_DB_DSN"
+  # This stack's databases, whatever DSNs the caller's environment carries.
+  "$VENV/bin/python" -m watchlist_screening.warehouse.migrate warehouse \
+    --dsn "postgresql://pipeline:$(secret pipeline_db_password)@127.0.0.1:$PG_PORT/warehouse"
+  "$VENV/bin/python" -m watchlist_screening.warehouse.migrate alerts \
+    --dsn "postgresql://alerting:$(secret alerting_db_password)@127.0.0.1:$PG_PORT/alerts"
 }
 
 up() {
   db
   "$REPO_ROOT/scripts/alerting.sh" start
-  log "stack is up: alerts at $ALERTS_URL, warehouse on 127.0.0.1:$PG_PORT; env in $STACK_ENV"
+  log "stack is up: alerts at http://127.0.0.1:$ALERTS_LB_PORT, warehouse on 127.0.0.1:$PG_PORT; env in $STACK_ENV"
 }
 
 down() {
   [ -x "$REPO_ROOT/scripts/alerting.sh" ] && "$REPO_ROOT/scripts/alerting.sh" stop || true
   "$REPO_ROOT/scripts/pg.sh" stop
+}
+
+destroy() {
+  local dir
+  # Test sessions' stacks (tests/conftest.py) left behind by a session that was killed.
+  for dir in "$LOCAL_DIR"/test-stacks/*/; do
+    [ -d "$dir" ] || continue
+    env -u PG_PORT -u ALERTS_LB_PORT -u ALERTS_REPLICA_PORTS WATCHLIST_LOCAL_DIR="$dir" "$0" destroy
+    rm -rf "$dir"
+  done
+  [ -x "$REPO_ROOT/scripts/alerting.sh" ] && "$REPO_ROOT/scripts/alerting.sh" stop || true
+  "$REPO_ROOT/scripts/pg.sh" destroy
 }
 
 "${1:-up}"

@@ -1,6 +1,6 @@
 """Airflow with the UI, as `make airflow` starts it (scripts/airflow.sh: api-server, scheduler
 with LocalExecutor, dag-processor, triggerer), in a throw-away AIRFLOW_HOME, metadata database
-and warehouse database, against the shared local alerting service. One instance serves every
+and warehouse database, against the test session's alerting service (tests/conftest.py). One instance serves every
 test in this folder; a local HTTP receiver stands in for the on-call webhook."""
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from watchlist_screening.airflow_api import AirflowAPI
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_SH = REPO_ROOT / "scripts" / "airflow.sh"
-SECRETS = REPO_ROOT / ".local" / "secrets"
 SCREENSHOT_DIR = REPO_ROOT / ".local" / "screenshots"
 
 # Days no other test or demo uses, so the shared alerting service holds only our alerts for
@@ -144,7 +143,7 @@ def landing(tmp_path_factory) -> Path:
 @pytest.fixture(scope="package")
 def metadata_db(stack_db) -> str:
     """A throw-away Airflow metadata database, owned by the project's `airflow` role."""
-    password = (SECRETS / "airflow_db_password").read_text().strip()
+    password = (Path(stack_db["WATCHLIST_LOCAL_DIR"]) / "secrets" / "airflow_db_password").read_text().strip()
     base = make_conninfo(host="127.0.0.1", port=conninfo_to_dict(stack_db["WAREHOUSE_DSN"]).get("port", "55432"),
                          user="airflow", password=password, dbname="airflow")
     name = f"airflow_test_{uuid.uuid4().hex[:10]}"
