@@ -6,7 +6,6 @@ and should not import Splink to get them."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 from pathlib import Path
 
 
@@ -30,9 +29,25 @@ def report_url(path: Path, base_url: str | None = None) -> str:
     return Path(path).resolve().as_uri()
 
 
+def _anchor_part(text: str) -> str:
+    """`text` in [A-Za-z0-9.-] plus `_XX` escapes (UTF-8 bytes), with no `--` inside and no
+    `-` at either end: two parts joined by `--` then split back one way only, so two alerts
+    never share an anchor (`LHR-1--X`/`S` against `LHR-1`/`X--S`). Plain ids keep their
+    spelling (the links alerts already carry stay valid)."""
+    out = []
+    for i, ch in enumerate(text):
+        lone_dash = ch == "-" and 0 < i < len(text) - 1 and text[i - 1] != "-" and text[i + 1] != "-"
+        if (ch.isascii() and (ch.isalnum() or ch == ".")) or lone_dash:
+            out.append(ch)
+        else:
+            out.append("".join(f"_{b:02x}" for b in ch.encode("utf-8", "surrogatepass")))
+    return "".join(out)
+
+
 def alert_anchor(scan_id: str, subject_id: str) -> str:
-    """The id of an alert's section in the run report (stable, URL-safe)."""
-    return "alert-" + re.sub(r"[^A-Za-z0-9_.-]", "_", f"{scan_id}--{subject_id}")
+    """The id of an alert's section in the run report: stable, URL- and HTML-id-safe, and
+    different for every (scan_id, subject_id) pair."""
+    return f"alert-{_anchor_part(scan_id)}--{_anchor_part(subject_id)}"
 
 
 def alert_report_url(run_report_url: str, scan_id: str, subject_id: str) -> str:
