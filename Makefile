@@ -79,6 +79,7 @@ bench: db  ## benchmarks; figures written to bench/results/*.json
 	@$(ENV); $(PY) bench/ingest.py
 	@$(ENV); $(PY) bench/alerting_load.py
 	@$(ENV); $(PY) bench/linkage_eval.py --spark
+	@$(ENV); $(PY) bench/scenario_grid.py
 
 clean: airflow-down  ## stop the stack and delete .local and its cluster outside it (databases, models, logs)
 	@$(REPO)/scripts/stack.sh destroy
