@@ -22,6 +22,14 @@ WATCHLIST = {"subject_id": "W1", "given_names": "Ivan", "surname": "Petrov",
 DROP = object()
 
 
+def nested(depth: int) -> list:
+    """An array `depth` levels deep."""
+    value: list = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
 def line(base: dict, **changes) -> str:
     record = {**base, **changes}
     return json.dumps({k: v for k, v in record.items() if v is not DROP}, ensure_ascii=False)
@@ -68,10 +76,31 @@ PASSENGER_CASES = [
     (line(PASSENGER, nationality="DE"), c.BAD_PATTERN, "field 'nationality' must match ^[A-Z]{3}$, got 'DE'"),
     (line(PASSENGER, issuing_country="ÄBC"), c.BAD_PATTERN,
      "field 'issuing_country' must match ^[A-Z]{3}$, got 'ÄBC'"),
+    # the contract's bounds (issue 13): ids <= 128 printable characters, names <= 200
+    (line(PASSENGER, scan_id="S" * 129), c.TOO_LONG, "field 'scan_id' is 129 characters long, at most 128 allowed"),
+    (line(PASSENGER, surname="x" * 201), c.TOO_LONG, "field 'surname' is 201 characters long, at most 200 allowed"),
+    (line(PASSENGER, flight_number="9" * 201), c.TOO_LONG,
+     "field 'flight_number' is 201 characters long, at most 200 allowed"),
+    (line(PASSENGER, scan_id="S\u0000"), c.BAD_PATTERN,
+     "field 'scan_id' must be printable (no control, bidi-override or line/paragraph separator character), "
+     "got U+0000 at character 2"),
+    (line(PASSENGER, scan_id="\u202eS1"), c.BAD_PATTERN,
+     "field 'scan_id' must be printable (no control, bidi-override or line/paragraph separator character), "
+     "got U+202E at character 1"),
+    (line(PASSENGER, surname="Sm\u0000ith"), c.NUL_CHARACTER,
+     "field 'surname' contains a NUL character (\\u0000) at character 3"),
+    (line(PASSENGER, airport="A\u0000S"), c.BAD_PATTERN, "field 'airport' must match ^[A-Z]{3}$, got 'A\\u0000S'"),
+    # issue 13: about 2 KB of '[' raised RecursionError in both decoders
+    ("[" * 2000, c.TOO_DEEP, "line nests arrays or objects more than 64 levels deep"),
+    ('{"a":' * 1000, c.TOO_DEEP, "line nests arrays or objects more than 64 levels deep"),
+    (line(PASSENGER, extra=nested(64)),
+     c.TOO_DEEP, "line nests arrays or objects more than 64 levels deep"),
 ]
 # Lines that honour the contract although they look odd.
 GOOD_PASSENGER_LINES = [
     line(PASSENGER),
+    line(PASSENGER, scan_id="S" * 128, surname="x" * 200, given_names="é" * 200, document_number="D" * 200),
+    line(PASSENGER, scan_id="Zoë-😀 1", surname="[" * 100, extra=nested(63)),   # 64 levels with the record
     "\ufeff" + line(PASSENGER),                                   # byte order mark
     line(PASSENGER, nationality=None, direction=None),            # optional null = absent
     line(PASSENGER, given_names="", place_of_birth="Kraków", extra_field={"x": 1}),
@@ -90,9 +119,25 @@ WATCHLIST_CASES = [
      "field 'aliases[0].date_of_birth' is not a valid YYYY-MM-DD date: '1970-02-30'"),
     (line(WATCHLIST, subject_id=DROP), c.MISSING_FIELD, "required field 'subject_id' is missing"),
     (line(WATCHLIST, listed_on="2020-1-1"), c.BAD_DATE, "field 'listed_on' is not a valid YYYY-MM-DD date: '2020-1-1'"),
+    (line(WATCHLIST, subject_id="W" * 129), c.TOO_LONG, "field 'subject_id' is 129 characters long, at most 128 allowed"),
+    (line(WATCHLIST, subject_id="W\n1"), c.BAD_PATTERN,
+     "field 'subject_id' must be printable (no control, bidi-override or line/paragraph separator character), "
+     "got U+000A at character 2"),
+    (line(WATCHLIST, aliases=[{"given_names": "J", "surname": "D"}] * 51), c.TOO_LONG,
+     "field 'aliases' has 51 items, at most 50 allowed"),
+    (line(WATCHLIST, aliases=[{"given_names": "J" * 201, "surname": "D"}]), c.TOO_LONG,
+     "field 'aliases[0].given_names' is 201 characters long, at most 200 allowed"),
+    (line(WATCHLIST, aliases=[{"given_names": "J", "surname": "\u0000"}]), c.NUL_CHARACTER,
+     "field 'aliases[0].surname' contains a NUL character (\\u0000) at character 1"),
+    (line(WATCHLIST, place_of_birth="p" * 201), c.TOO_LONG,
+     "field 'place_of_birth' is 201 characters long, at most 200 allowed"),
+    ("{" * 3000, c.TOO_DEEP, "line nests arrays or objects more than 64 levels deep"),
 ]
 GOOD_WATCHLIST_LINES = [line(WATCHLIST), line(WATCHLIST, aliases=[], date_of_birth="1970-01-01"),
-                        line(WATCHLIST, aliases=None, offence="fraud", caution="armed")]
+                        line(WATCHLIST, aliases=None, offence="fraud", caution="armed"),
+                        line(WATCHLIST, subject_id="W" * 128, aliases=[{"given_names": "J" * 200, "surname": "D"}] * 50),
+                        # free text beyond its bound is cut, not quarantined (finish.py writes a warning)
+                        line(WATCHLIST, offence="o" * 2001, caution="c\u0000" * 1500)]
 
 
 @pytest.mark.parametrize("raw, reason, detail", PASSENGER_CASES)
@@ -135,29 +180,54 @@ def _schema(name: str) -> dict:
     return json.loads(path.read_text())
 
 
-@pytest.mark.parametrize("name, fields", [("passenger", c.PASSENGER_FIELDS), ("watchlist", c.WATCHLIST_FIELDS)])
-def test_contract_data_mirrors_the_json_schema(name, fields):
-    schema = _schema(name)
+# Every keyword the schemas use; a new one fails the mirror test until contract.py has it.
+KNOWN_KEYWORDS = {"type", "description", "enum", "format", "minimum", "maximum", "minLength", "maxLength", "pattern",
+                  "items", "minItems", "maxItems", "required", "properties"}
+
+
+def _mirror(fields: tuple, schema: dict, where: str) -> None:
+    """contract.py's fields against one object schema: names, order, requiredness, and
+    every bound (maxLength, pattern, maxItems and the rest) field by field."""
     properties = schema["properties"]
-    assert [f.name for f in fields] == list(properties)
-    assert {f.name for f in fields if f.required} == set(schema["required"])
+    assert [f.name for f in fields] == list(properties), where
+    assert {f.name for f in fields if f.required} == set(schema["required"]), where
     for field in fields:
         spec = properties[field.name]
-        if "enum" in spec:
-            assert field.choices == tuple(sorted(spec["enum"]))
-        if "pattern" in spec:
-            assert field.kind is c.Kind.CODE and spec["pattern"] == c.CODE_PATTERN
-        if "minimum" in spec:
-            assert field.value_range == (spec["minimum"], spec["maximum"])
-        if spec.get("format") == "date":
-            assert field.kind is c.Kind.DATE
-        if spec.get("format") == "date-time":
-            assert field.kind is c.Kind.DATETIME
-        if spec.get("minLength") == 1:
-            assert field.kind is c.Kind.ID
+        label = f"{where}.{field.name}"
+        assert set(spec) <= KNOWN_KEYWORDS, (label, set(spec) - KNOWN_KEYWORDS)
+        assert field.max_length == spec.get("maxLength"), label
+        assert field.pattern == spec.get("pattern"), label
+        assert field.max_items == spec.get("maxItems"), label
+        assert (field.kind is c.Kind.ID) == (spec.get("minLength") == 1), label
+        assert field.choices == tuple(sorted(spec.get("enum", ()))), label
+        assert field.value_range == ((spec["minimum"], spec["maximum"]) if "minimum" in spec else None), label
+        assert (field.kind is c.Kind.DATE) == (spec.get("format") == "date"), label
+        assert (field.kind is c.Kind.DATETIME) == (spec.get("format") == "date-time"), label
+        assert (field.kind is c.Kind.CODE) == (spec.get("pattern") == c.CODE_PATTERN), label
+        if field.kind is c.Kind.STRING or field.kind is c.Kind.ID or field.kind is c.Kind.CODE:
+            assert spec.get("type") == "string", label
+        if field.cut_beyond_bound:   # the contract's one exception: free text is cut, not quarantined
+            assert field.name in ("offence", "caution") and field.max_length == c.FREE_TEXT_MAX_LENGTH, label
         if "items" in spec and spec["items"].get("type") == "number":
             assert field.kind is c.Kind.EMBEDDING and spec["minItems"] == spec["maxItems"] == c.EMBEDDING_SIZE
-    if name == "watchlist":
-        alias = properties["aliases"]["items"]
-        assert [f.name for f in c.ALIAS_FIELDS] == list(alias["properties"])
-        assert {f.name for f in c.ALIAS_FIELDS if f.required} == set(alias["required"])
+        if field.kind is c.Kind.ALIASES:
+            _mirror(c.ALIAS_FIELDS, spec["items"], label + "[]")
+
+
+@pytest.mark.parametrize("name, fields", [("passenger", c.PASSENGER_FIELDS), ("watchlist", c.WATCHLIST_FIELDS)])
+def test_contract_data_mirrors_the_json_schema(name, fields):
+    _mirror(fields, _schema(name), name)
+
+
+@pytest.mark.parametrize("drift", [
+    {"max_length": 129}, {"max_length": None}, {"pattern": "^[^\\u0000]+$"}, {"max_items": 51},
+])
+def test_the_mirror_fails_when_the_code_drifts(drift):
+    """The mirror catches a bound changed on one side only (here: scan_id or aliases)."""
+    import dataclasses
+
+    fields = c.WATCHLIST_FIELDS if "max_items" in drift else c.PASSENGER_FIELDS
+    target = "aliases" if "max_items" in drift else "scan_id"
+    drifted = tuple(dataclasses.replace(f, **drift) if f.name == target else f for f in fields)
+    with pytest.raises(AssertionError):
+        _mirror(drifted, _schema("watchlist" if "max_items" in drift else "passenger"), "drifted")

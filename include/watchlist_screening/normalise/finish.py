@@ -9,7 +9,10 @@ the whole normalisation.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
 from itertools import chain
 
 import msgspec
@@ -21,17 +24,39 @@ from watchlist_screening.normalise import contract as c
 from watchlist_screening.normalise.arrow_names import join_names, normalise_names
 from watchlist_screening.normalise.contract import Kind
 from watchlist_screening.normalise.rules import embedding_lengths, normalise_full_name, unit_vectors
-from watchlist_screening.normalise.validate import check_line
+from watchlist_screening.normalise.validate import Problem, check_line, free_text, placement_problem
 
 LINE_COLUMNS = ("source_file", "line_number", "reason", "detail", "raw_text")
 _ARROW_TYPES = {Kind.DATE: pa.date32(), Kind.DATETIME: pa.timestamp("us", "UTC"), Kind.NUMBER: pa.float32()}
 _EMBEDDINGS = pa.list_(pa.float32())
+# passengers/<day>/<AIRPORT>.<format>: where the contract says a day's file lives
+_DAY_FILE = re.compile(r"passengers/([0-9]{4}-[0-9]{2}-[0-9]{2})/([A-Z]{3})\.[a-z.]+")
+
+
+def _empty_lines() -> pa.Table:
+    return pa.table({name: pa.array([], pa.int32() if name == "line_number" else pa.string())
+                     for name in LINE_COLUMNS})
 
 
 @dataclass(frozen=True)
 class Finished:
     good: pa.Table    # source_file, source_line and the dataset's staged columns
     bad: pa.Table     # LINE_COLUMNS: one row per quarantined line
+    # LINE_COLUMNS: rows about good lines that were kept altered (free text cut); they go
+    # to the quarantine table as warnings, and are not counted as lines
+    warnings: pa.Table = field(default_factory=_empty_lines)
+
+
+def file_place(source_file: str) -> tuple[date | None, str | None]:
+    """The day and airport a passenger file stands for, from its path in the landing
+    zone; (None, None) for a file outside the contract's layout."""
+    found = _DAY_FILE.fullmatch(source_file)
+    if not found:
+        return None, None
+    try:
+        return date.fromisoformat(found.group(1)), found.group(2)
+    except ValueError:
+        return None, found.group(2)
 
 
 def _no_nul(column: pa.Array) -> pa.Array:
@@ -59,7 +84,10 @@ def _embeddings(records: list, kept: list[int]) -> tuple[list[int], np.ndarray]:
     return [i for i, ok in zip(kept, scalable) if ok], unit_vectors(matrix[scalable])
 
 
-def _problem(text: str | None, preset: str | None, preset_detail: str | None, fields) -> tuple[str, str]:
+def _problem(text: str | None, preset: str | None, preset_detail: str | None, known: Problem | None,
+             fields) -> tuple[str, str]:
+    if known is not None:
+        return known.reason, known.detail
     if preset is not None:
         return preset, preset_detail
     if text is None:
@@ -71,18 +99,33 @@ def _problem(text: str | None, preset: str | None, preset_detail: str | None, fi
     return c.CHECK_DISAGREEMENT, c.CHECK_DISAGREEMENT_DETAIL
 
 
-def _bad_lines(batch: pa.RecordBatch, bad: list[int], fields) -> pa.Table:
+def _bad_lines(batch: pa.RecordBatch, bad: list[int], fields, known: dict[int, Problem]) -> pa.Table:
+    """Quarantine rows of the lines `bad`, with the problem `known` has for a line, else
+    the one tier 2 names."""
     rows = pa.array(bad, pa.int64())
     texts = batch.column("text").take(rows).to_pylist()
     shown = batch.column("quarantine_text").take(rows).to_pylist()
     presets = batch.column("preset_reason").take(rows).to_pylist()
     preset_details = batch.column("preset_detail").take(rows).to_pylist()
-    problems = [_problem(*row, fields) for row in zip(texts, presets, preset_details)]
+    found = [known.get(i) for i in bad]
+    problems = [_problem(*row, fields) for row in zip(texts, presets, preset_details, found)]
     return pa.table({
         "source_file": batch.column("source_file").take(rows), "line_number": batch.column("line_number").take(rows),
         "reason": pa.array([p[0] for p in problems], pa.string()),
-        "detail": pa.array([p[1] for p in problems], pa.string()),
+        "detail": _no_nul(pa.array([p[1] for p in problems], pa.string())),
         "raw_text": _no_nul(pa.array([t if t is not None else s for t, s in zip(texts, shown)], pa.string())),
+    })
+
+
+def _warning_lines(batch: pa.RecordBatch, warned: list[tuple[int, Problem]]) -> pa.Table:
+    if not warned:
+        return _empty_lines()
+    rows = pa.array([i for i, _ in warned], pa.int64())
+    return pa.table({
+        "source_file": batch.column("source_file").take(rows), "line_number": batch.column("line_number").take(rows),
+        "reason": pa.array([p.reason for _, p in warned], pa.string()),
+        "detail": pa.array([p.detail for _, p in warned], pa.string()),
+        "raw_text": _no_nul(batch.column("text").take(rows)),
     })
 
 
@@ -111,6 +154,10 @@ def watchlist_names(columns: dict[str, pa.Array], records: list) -> dict[str, pa
     all_names, all_dobs, aliases = [], [], []
     for full_name, record in zip(names["full_name_norm"].to_pylist(), records):
         text, listed = record.aliases or ("[]", [])
+        if "\\u0000" in text:
+            # jsonb refuses the escape of NUL, which a field the contract does not know may
+            # hold (alias names with NUL were quarantined): re-encoded without it.
+            text = json.dumps(_without_nul(json.loads(text)), ensure_ascii=False)
         alias_names = [normalise_full_name(a.given_names, a.surname) for a in listed]
         all_names.append([n for n in [full_name, *alias_names] if n])
         all_dobs.append([d for d in [record.date_of_birth, *(a.date_of_birth for a in listed)] if d])
@@ -119,11 +166,57 @@ def watchlist_names(columns: dict[str, pa.Array], records: list) -> dict[str, pa
             "all_dobs": pa.array(all_dobs, pa.list_(pa.date32())), "aliases": _no_nul(pa.array(aliases, pa.string()))}
 
 
+def _without_nul(value):
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    return value
+
+
+def _misplaced(batch: pa.RecordBatch, records: list, good: list[int]) -> dict[int, Problem]:
+    """Good passenger lines whose airport or UTC day is not their file's."""
+    if not good:
+        return {}
+    day, airport = file_place(batch.column("source_file")[0].as_py())
+    if day is None and airport is None:
+        return {}
+    found = {}
+    for i in good:
+        problem = placement_problem(records[i].airport, records[i].scanned_at, day, airport)
+        if problem:
+            found[i] = problem
+    return found
+
+
+def _cut_free_text(records: list, good: list[int], fields) -> list[tuple[int, Problem]]:
+    """Free text of good lines kept as the warehouse keeps it (validate.free_text), and
+    the warnings about it."""
+    cut = [f for f in fields if f.cut_beyond_bound]
+    warned = []
+    for i in good if cut else ():
+        record = records[i]
+        for f in cut:
+            value = getattr(record, f.name)
+            if value is not None and (len(value) > f.max_length or "\x00" in value):
+                value, warnings = free_text(f, value)
+                setattr(record, f.name, value)
+                warned += [(i, w) for w in warnings]
+    return warned
+
+
 def finish(batch: pa.RecordBatch, dataset) -> Finished:
     """The batch's good lines as `dataset.staged` rows (a records.Dataset) and its bad
     lines with their problem; every line lands in exactly one of the two."""
     records = _decode(batch, dataset)
     good, vectors = _embeddings(records, [i for i, r in enumerate(records) if r is not None])
+    known = _misplaced(batch, records, good) if dataset.placed else {}
+    if known:
+        keep = [n for n, i in enumerate(good) if i not in known]
+        good, vectors = [good[n] for n in keep], vectors[keep]
+    warned = _cut_free_text(records, good, dataset.fields)
     kept = set(good)
     bad = [i for i in range(batch.num_rows) if i not in kept]
     rows = pa.array(good, pa.int64())
@@ -135,4 +228,4 @@ def finish(batch: pa.RecordBatch, dataset) -> Finished:
     staged = pa.table({"source_file": batch.column("source_file").take(rows),
                        "source_line": batch.column("line_number").take(rows),
                        **{name: columns[name] for name in dataset.staged}})
-    return Finished(staged, _bad_lines(batch, bad, dataset.fields))
+    return Finished(staged, _bad_lines(batch, bad, dataset.fields, known), _warning_lines(batch, warned))

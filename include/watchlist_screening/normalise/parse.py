@@ -23,22 +23,32 @@ import msgspec
 from watchlist_screening.normalise import contract as c
 from watchlist_screening.normalise.contract import Field, Kind
 from watchlist_screening.normalise.rules import DATE_TIME_PATTERN, date_time_of_pattern
-from watchlist_screening.normalise.validate import BOM
+from watchlist_screening.normalise.validate import BOM, too_deep
 
 _DATE_TIME_TEXT = Annotated[str, msgspec.Meta(pattern=rf"\A{DATE_TIME_PATTERN}\Z")]
-# [A-Z], not isupper(): the contract's codes are ASCII letters only; \Z, not $, which
-# would also match before a final newline.
-_CODE = Annotated[str, msgspec.Meta(pattern=r"\A[A-Z]{3}\Z")]
+# A decoded string can only hold NUL where the line has this escape (JSON forbids a raw
+# control character in a string): the one substring search that spares every other line
+# a look at each of its strings.
+_NUL_ESCAPE = "\\u0000"
+
+
+def _string(field: Field) -> Any:
+    """str with the field's bounds; msgspec counts characters as JSON Schema does, and
+    matches patterns with re.search, so they are anchored with \\A...\\Z."""
+    meta = {}
+    if field.kind is Kind.ID:
+        meta["min_length"] = 1
+    if field.max_length is not None and not field.cut_beyond_bound:
+        meta["max_length"] = field.max_length
+    if field.pattern is not None:
+        meta["pattern"] = c.python_pattern(field.pattern)
+    return Annotated[str, msgspec.Meta(**meta)] if meta else str
 
 
 def _value_type(field: Field) -> Any:
     kind = field.kind
-    if kind is Kind.ID:
-        return Annotated[str, msgspec.Meta(min_length=1)]
-    if kind is Kind.STRING:
-        return str
-    if kind is Kind.CODE:
-        return _CODE
+    if kind in (Kind.ID, Kind.STRING, Kind.CODE):
+        return _string(field)
     if kind is Kind.ENUM:
         return Literal[field.choices]
     if kind is Kind.DATE:
@@ -73,7 +83,20 @@ def record_type(name: str, fields: tuple[Field, ...]) -> type[msgspec.Struct]:
 PassengerRecord = record_type("PassengerRecord", c.PASSENGER_FIELDS)
 WatchlistRecord = record_type("WatchlistRecord", c.WATCHLIST_FIELDS)
 AliasRecord = record_type("AliasRecord", c.ALIAS_FIELDS)
-ALIAS_DECODER = msgspec.json.Decoder(list[AliasRecord])
+_ALIASES = next(f for f in c.WATCHLIST_FIELDS if f.kind is Kind.ALIASES)
+ALIAS_DECODER = msgspec.json.Decoder(Annotated[list[AliasRecord], msgspec.Meta(max_length=_ALIASES.max_items)])
+
+
+def _names_hold_nul(record: msgspec.Struct, fields: tuple[Field, ...]) -> bool:
+    """Whether a string field that must not hold NUL does (free text may: it is kept)."""
+    for field in fields:
+        value = getattr(record, field.name)
+        if field.kind is Kind.STRING and not field.cut_beyond_bound and value is not None and "\x00" in value:
+            return True
+        if field.kind is Kind.ALIASES and value is not None:
+            if any(_names_hold_nul(alias, c.ALIAS_FIELDS) for alias in value[1]):
+                return True
+    return False
 
 
 class Tier1:
@@ -92,6 +115,8 @@ class Tier1:
     def decode(self, text: str) -> msgspec.Struct | None:
         if text.startswith(BOM):
             text = text[1:]
+        if too_deep(text):
+            return None
         try:
             record = self._decoder.decode(text)
             for name in self._aliases:
@@ -100,7 +125,9 @@ class Tier1:
                     setattr(record, name, None)
                 else:
                     setattr(record, name, (bytes(raw).decode(), ALIAS_DECODER.decode(raw)))
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+            return None
+        if _NUL_ESCAPE in text and _names_hold_nul(record, self._args[1]):
             return None
         for name in self._date_times:
             text = getattr(record, name)

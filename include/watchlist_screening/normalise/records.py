@@ -22,6 +22,7 @@ class Dataset:
     duplicate_reason: str
     derive: Callable[[dict[str, pa.Array], list], dict[str, pa.Array]]   # columns finish.py adds
     staged: tuple[str, ...]          # the record's staging columns, in order
+    placed: bool = False             # lines must match their file's airport and day (finish.py)
 
 
 PASSENGERS = Dataset(
@@ -29,7 +30,8 @@ PASSENGERS = Dataset(
     staged=("scan_id", "airport", "scanned_at", "direction", "flight_number", "document_number", "issuing_country",
             "given_names", "surname", "given_names_norm", "surname_norm", "full_name_norm", "date_of_birth",
             "place_of_birth", "place_of_birth_norm", "nationality", "sex", "height_cm", "eye_colour",
-            "face_embedding"))
+            "face_embedding"),
+    placed=True)
 WATCHLIST = Dataset(
     "watchlist", c.WATCHLIST_FIELDS, WATCHLIST_TIER1, "subject_id", c.DUPLICATE_SUBJECT_ID, watchlist_names,
     staged=("subject_id", "given_names", "surname", "given_names_norm", "surname_norm", "full_name_norm",

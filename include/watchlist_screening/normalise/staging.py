@@ -168,6 +168,8 @@ def _copy_partition(conninfo: str, tables: StagingTables, dataset: Dataset):
                                     _with_attempt(finished.good, tables.good_schema, attempt)))
                             if finished.bad.num_rows:
                                 bad.append(_with_attempt(finished.bad, tables.bad_schema, attempt))
+                            if finished.warnings.num_rows:   # quarantine rows, not lines: not counted
+                                bad.append(_with_attempt(finished.warnings, tables.bad_schema, attempt))
                             _count(finished, stats)
                     copy.write(binary_copy.TRAILER)
                 if bad:
