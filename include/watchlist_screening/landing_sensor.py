@@ -4,6 +4,11 @@ Files are due within `wait_minutes` after the scan day ends (UTC); past that the
 fails instead of waiting out its timeout. A day can legitimately have no files (the
 contract says so): a run with `landing_wait_minutes` = 0 does not wait.
 
+Only airport files count as landed (landing.py: `<IATA>.jsonl[.gz]`, regular files, no
+link followed). A folder that holds only other entries when the files are due is not a
+late day but a broken feed: the run goes on, and the job reports each entry as a
+file-level quarantine entry in the run summary, instead of failing here without one.
+
 Deferrable by default: while files are not there, the wait is an asyncio task in the
 triggerer (LandingFilesTrigger), holding no worker slot. `deferrable=False` falls back to
 reschedule mode, for deployments without a triggerer.
@@ -19,11 +24,20 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from watchlist_screening.normalise.landing import folder_listing
+
 
 def landing_files(day_dir: str | Path) -> list[str]:
-    """The day's airport files (.jsonl and .jsonl.gz) present now, by name."""
+    """The day's airport files present now, by name: what the job reads (landing.py's
+    rule), so a link, a folder or a badly named file does not count as the day landing."""
     day_dir = Path(day_dir)
-    return sorted(p.name for p in day_dir.glob("*.jsonl*")) if day_dir.is_dir() else []
+    return [f.path.name for f in folder_listing(day_dir, day_dir.parent).files]
+
+
+def rejected_entries(day_dir: str | Path) -> list[str]:
+    """The entries of the day folder the job will not read (reported as quarantine)."""
+    day_dir = Path(day_dir)
+    return [e.relative.rsplit("/", 1)[-1] for e in folder_listing(day_dir, day_dir.parent).rejected]
 
 
 def due_at(scan_day: str, wait_minutes: float) -> dt.datetime:
@@ -59,7 +73,9 @@ class LandingFilesTrigger(BaseTrigger):
                 return
             now = dt.datetime.now(dt.timezone.utc)
             if now >= due:
-                yield TriggerEvent({"status": "late"})
+                rejected = await asyncio.to_thread(rejected_entries, self.day_dir)
+                yield TriggerEvent({"status": "found", "files": [], "rejected": rejected} if rejected
+                                   else {"status": "late"})
                 return
             await asyncio.sleep(min(self.poll_seconds, (due - now).total_seconds()))
 
@@ -92,6 +108,8 @@ class LandingFilesSensor(BaseSensorOperator):
         if not event or event.get("status") != "found":
             raise AirflowFailException(late_message(self.day_dir, self.scan_day, self._wait()))
         self.log.info("%d landing file(s) in %s: %s", len(event["files"]), self.day_dir, event["files"])
+        if event.get("rejected"):
+            self.log.warning("entries that will not be read (file-level quarantine): %s", event["rejected"])
 
     def _wait(self) -> float:
         return float(self.wait_minutes or 0)
@@ -110,6 +128,11 @@ class LandingFilesSensor(BaseSensorOperator):
             self.log.warning("no landing files in %s; not waiting (landing_wait_minutes=0): an empty day", self.day_dir)
             return True
         if dt.datetime.now(dt.timezone.utc) >= self._due():
+            rejected = rejected_entries(self.day_dir)
+            if rejected:
+                self.log.warning("no airport file in %s, only entries that will not be read (file-level "
+                                 "quarantine, see the run summary): %s", self.day_dir, rejected)
+                return True
             raise AirflowFailException(late_message(self.day_dir, self.scan_day, self._wait()))
         self.log.info("no landing files in %s yet (due by %s)", self.day_dir, self._due().isoformat())
         return False

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from watchlist_screening.landing_sensor import LandingFilesSensor, LandingFilesTrigger, due_at
+from watchlist_screening.landing_sensor import LandingFilesSensor, LandingFilesTrigger, due_at, landing_files
 
 
 def first_event(trigger: LandingFilesTrigger, timeout: float = 10.0) -> dict:
@@ -73,3 +73,31 @@ def test_a_day_still_due_defers_to_the_triggerer(tmp_path):
         sensor(tmp_path, scan_day=future_day).execute({})
     assert isinstance(deferred.value.trigger, LandingFilesTrigger)
     assert deferred.value.method_name == "execute_complete"
+
+
+def test_only_airport_files_count_as_landed(tmp_path):
+    """A link, a folder or a badly named file is not the day landing (issue 13): the
+    sensor used to take anything matching *.jsonl*, links included."""
+    day_dir = tmp_path / "2031-04-01"
+    day_dir.mkdir()
+    secret = tmp_path / "secret.env"
+    secret.write_text("PASSWORD=x\n")
+    (day_dir / "ZZZ.jsonl").symlink_to(secret)
+    (day_dir / "ams.jsonl").write_text("{}\n")
+    (day_dir / "FRA.jsonl.bak").write_text("{}\n")
+    (day_dir / "MAD.jsonl").mkdir()
+    assert landing_files(day_dir) == []
+    due = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5)).isoformat()
+    with pytest.raises(asyncio.TimeoutError):
+        first_event(LandingFilesTrigger(str(day_dir), due, poll_seconds=0.1), timeout=0.5)
+    (day_dir / "LHR.jsonl.gz").write_bytes(b"")
+    assert landing_files(day_dir) == ["LHR.jsonl.gz"]
+
+
+def test_a_due_day_with_only_unreadable_entries_goes_on_to_report_them(tmp_path):
+    """Failing here would leave no run summary: the job quarantines the entries instead."""
+    (tmp_path / "ams.jsonl").write_text("{}\n")
+    assert sensor(tmp_path, scan_day="2020-01-01").poke({}) is True
+    past = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)).isoformat()
+    assert first_event(LandingFilesTrigger(str(tmp_path), past)) == {
+        "status": "found", "files": [], "rejected": ["ams.jsonl"]}

@@ -111,13 +111,13 @@ def test_pick_lines_reads_the_wanted_numbers(tmp_path):
     assert [line.number for line in numbered_lines(file)] == [1, 2, 3, 4]
 
 
-def test_day_files_take_only_jsonl_and_jsonl_gz(tmp_path):
+def test_day_files_take_only_airport_jsonl_and_jsonl_gz(tmp_path):
     folder = tmp_path / "passengers" / "2026-03-01"
     folder.mkdir(parents=True)
-    for name in ("b.jsonl", "a.jsonl.gz", "c.csv", "d.jsonl.tmp"):
+    for name in ("CDG.jsonl", "AMS.jsonl.gz", "c.csv", "DDD.jsonl.tmp"):
         (folder / name).write_bytes(b"")
     assert [f.relative for f in day_files(tmp_path, date(2026, 3, 1))] == [
-        "passengers/2026-03-01/a.jsonl.gz", "passengers/2026-03-01/b.jsonl"]
+        "passengers/2026-03-01/AMS.jsonl.gz", "passengers/2026-03-01/CDG.jsonl"]
     assert day_files(tmp_path, date(2026, 3, 2)) == []
     with pytest.raises(LandingError, match="watchlist"):
         watchlist_file(tmp_path)
@@ -137,7 +137,7 @@ def test_a_big_file_cut_into_parts_reads_and_numbers_as_a_whole(tmp_path, ending
 
 
 def test_files_that_are_read_whole(tmp_path):
-    assert file_parts(_landing(tmp_path, "A.jsonl", b"a\n" * 100), part_bytes=1_000) is None          # small
-    assert file_parts(_landing(tmp_path, "B.jsonl", b"a\r\n" * 1000), part_bytes=100) is None         # \r ends
-    assert file_parts(_landing(tmp_path, "C.jsonl.gz", gzip.compress(b"a\n" * 10_000)), part_bytes=10) is None
-    assert file_parts(_landing(tmp_path, "D.jsonl", b"x" * 5000), part_bytes=100) == [FilePart(0, 5000, 1)]
+    assert file_parts(_landing(tmp_path, "AAA.jsonl", b"a\n" * 100), part_bytes=1_000) is None          # small
+    assert file_parts(_landing(tmp_path, "BBB.jsonl", b"a\r\n" * 1000), part_bytes=100) is None         # \r ends
+    assert file_parts(_landing(tmp_path, "CCC.jsonl.gz", gzip.compress(b"a\n" * 10_000)), part_bytes=10) is None
+    assert file_parts(_landing(tmp_path, "DDD.jsonl", b"x" * 5000), part_bytes=100) == [FilePart(0, 5000, 1)]

@@ -5,7 +5,9 @@
 
 The warehouse is $WAREHOUSE_DSN. The watchlist snapshot is loaded as a new version when
 its content is new; then the day's airport files are checked, normalised, staged and
-published in one transaction. The last line on stdout is the run summary as JSON.
+published in one transaction. Entries of the day's folder that are not airport files
+(links, folders, other names: landing.py) are not read; each is a file-level quarantine
+entry (line 0) counted in the summary. The last line on stdout is the run summary as JSON.
 
 Exit status: 0 done; 3 written, but more passenger lines were quarantined than
 --max-quarantine-share allows (the log says where to look); 1 anything else (the log names
@@ -115,18 +117,21 @@ def load_watchlist(spark: SparkSession, conninfo: str, landing_dir: Path) -> int
 
 def normalise_day(spark: SparkSession, conninfo: str, landing_dir: Path, day: date,
                   watchlist_version: int) -> DaySummary:
-    files = landing.day_files(landing_dir, day)
-    log.info("%s: %d file(s) %s", day, len(files), [f.relative for f in files])
+    listing = landing.day_listing(landing_dir, day)
+    files = listing.files
+    log.info("%s: %d file(s) %s, %d entr%s not read", day, len(files), [f.relative for f in files],
+             len(listing.rejected), "y" if len(listing.rejected) == 1 else "ies")
     staged = _stage(spark, conninfo, PASSENGERS, files, "warehouse.passengers", f"passengers_{day:%Y%m%d}", day)
     started = time.monotonic()
     try:
         published, duplicates = publish_day(conninfo, day, PASSENGERS, staged.tables, staged.attempts,
-                                            files, watchlist_version)
+                                            files, watchlist_version, listing.rejected)
     finally:
         _drop(conninfo, staged.tables)
     log.info("%s: published in %.1f s", day, time.monotonic() - started)
     return DaySummary(day.isoformat(), watchlist_version, published.rows, published.quarantined,
-                      published.quarantined_by_reason, file_summaries(files, staged.stats, duplicates, PASSENGERS.duplicate_reason))
+                      published.quarantined_by_reason,
+                      file_summaries(files, staged.stats, duplicates, PASSENGERS.duplicate_reason, listing.rejected))
 
 
 def _redacted(dsn: str) -> str:

@@ -23,7 +23,8 @@ from pyspark.sql import DataFrame, SparkSession
 from watchlist_screening.normalise.landing import LandingFile
 from watchlist_screening.normalise.raw_lines import FilePart, LineBlock, file_parts, line_blocks
 
-SOURCE_SCHEMA = "source_file string, path string, bytes long, start long, end long, first_line long"
+SOURCE_SCHEMA = ("source_file string, path string, bytes long, start long, end long, first_line long, "
+                 "identity string")
 # Cutting a file costs a read to count its lines: only worth it for a file that would keep
 # the other cores waiting.
 MIN_PART_BYTES = 64 << 20
@@ -44,10 +45,12 @@ def file_sources(spark: SparkSession, files: list[LandingFile], min_part_bytes: 
         parts = None
         if f.size > max(min_part_bytes, share * 1.25):
             parts = file_parts(f, max(min_part_bytes, int(share / 2)))
+        # the listed file's device and inode, which the task checks it opens (landing.py)
+        identity = "%d:%d" % f.identity if f.identity else None
         if parts:
-            rows += [(f.relative, str(f.path), p.end - p.start, p.start, p.end, p.first_line) for p in parts]
+            rows += [(f.relative, str(f.path), p.end - p.start, p.start, p.end, p.first_line, identity) for p in parts]
         else:
-            rows.append((f.relative, str(f.path), f.size, None, None, None))
+            rows.append((f.relative, str(f.path), f.size, None, None, None, identity))
     rows.sort(key=lambda row: -row[2])
     if not rows:
         return spark.createDataFrame([], SOURCE_SCHEMA)
@@ -109,6 +112,7 @@ def line_batches(source_file: str, blocks: Iterable[LineBlock], size: int = BATC
 def file_line_batches(source: dict, size: int = BATCH_LINES) -> Iterator[pa.RecordBatch]:
     """The lines of one file_sources row as line batches, read where the task runs."""
     path = Path(source["path"])
-    file = LandingFile(source["source_file"], path, path.stat().st_size)
+    identity = tuple(int(n) for n in source["identity"].split(":")) if source.get("identity") else None
+    file = LandingFile(source["source_file"], path, source["bytes"], identity)
     part = FilePart(source["start"], source["end"], source["first_line"]) if source["start"] is not None else None
     return line_batches(source["source_file"], line_blocks(file, part), size)

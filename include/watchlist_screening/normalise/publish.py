@@ -19,14 +19,14 @@ import time
 from dataclasses import dataclass
 from datetime import date
 from itertools import groupby
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import psycopg
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from watchlist_screening.normalise import contract as c
-from watchlist_screening.normalise.landing import LandingFile
+from watchlist_screening.normalise.landing import LandingFile, RejectedEntry
 from watchlist_screening.normalise.raw_lines import pick_lines
 from watchlist_screening.normalise.finish import LINE_COLUMNS
 from watchlist_screening.normalise.records import Dataset
@@ -53,7 +53,8 @@ class Published:
 
     @property
     def quarantined(self) -> int:
-        return sum(self.quarantined_by_reason.values())
+        """Lines (and file-level entries) not loaded; warnings are about loaded lines."""
+        return sum(n for reason, n in self.quarantined_by_reason.items() if reason not in c.WARNING_REASONS)
 
 
 def later_duplicates(conn: psycopg.Connection, table: sql.Identifier, id_column: str) -> list[Duplicate]:
@@ -155,9 +156,20 @@ def _prepare_partition(conn: psycopg.Connection, tables: StagingTables) -> None:
         good, sql.Identifier(f"{tables.good}_pkey")))
 
 
+def _insert_rejected(conn: psycopg.Connection, scan_day: date, rejected: Sequence[RejectedEntry]) -> None:
+    """File-level entries: line 0 and no raw text, as their content is never read."""
+    with conn.cursor() as cursor:
+        cursor.executemany("""
+            INSERT INTO warehouse.quarantine (scan_day, dataset, source_file, line_number, raw_text, reason, detail)
+            VALUES (%s, 'passengers', %s, 0, '', %s, %s)""",
+            [(scan_day, entry.relative, entry.reason, entry.detail) for entry in rejected])
+
+
 def publish_day(conninfo: str, scan_day: date, dataset: Dataset, tables: StagingTables, attempts: list[int],
-                files: list[LandingFile], watchlist_version: int) -> tuple[Published, list[Duplicate]]:
-    """Replace the day's passengers and passenger quarantine, and upsert its day_runs counts."""
+                files: list[LandingFile], watchlist_version: int,
+                rejected: Sequence[RejectedEntry] = ()) -> tuple[Published, list[Duplicate]]:
+    """Replace the day's passengers and passenger quarantine (with the day folder's
+    `rejected` entries), and upsert its day_runs counts."""
     with psycopg.connect(conninfo, autocommit=True) as conn:
         started = time.monotonic()
         duplicates = _settle(conn, tables, attempts, files, dataset)
@@ -182,6 +194,8 @@ def publish_day(conninfo: str, scan_day: date, dataset: Dataset, tables: Staging
             params = {"day": scan_day}
             conn.execute("DELETE FROM warehouse.quarantine WHERE dataset = 'passengers' AND scan_day = %(day)s", params)
             _insert_quarantine(conn, tables, dataset, scan_day, None)
+            if rejected:
+                _insert_rejected(conn, scan_day, rejected)
             by_reason = _quarantined_by_reason(
                 conn, sql.SQL("dataset = 'passengers' AND scan_day = %(day)s"), params)
             conn.execute("""
@@ -193,7 +207,7 @@ def publish_day(conninfo: str, scan_day: date, dataset: Dataset, tables: Staging
                     quarantined = EXCLUDED.quarantined, quarantined_by_reason = EXCLUDED.quarantined_by_reason,
                     updated_at = EXCLUDED.updated_at""",
                 {**params, "version": watchlist_version, "passengers": inserted,
-                 "quarantined": sum(by_reason.values()), "by_reason": Jsonb(by_reason)})
+                 "quarantined": Published(inserted, by_reason).quarantined, "by_reason": Jsonb(by_reason)})
     log.info("%s: duplicates settled in %.1f s, partition indexed in %.1f s, counted in %.1f s, swapped in %.1f s",
              scan_day, settled - started, indexed - settled, counted - indexed, time.monotonic() - counted)
     return Published(inserted, by_reason), duplicates
@@ -236,5 +250,5 @@ def publish_watchlist(conninfo: str, content_hash: str, dataset: Dataset, tables
             by_reason = _quarantined_by_reason(
                 conn, sql.SQL("dataset = 'watchlist' AND watchlist_version = %(version)s"), {"version": version})
             conn.execute("UPDATE warehouse.watchlist_versions SET row_count = %s, quarantined = %s WHERE version_id = %s",
-                         (inserted, sum(by_reason.values()), version))
+                         (inserted, Published(inserted, by_reason).quarantined, version))
     return version, Published(inserted, by_reason)

@@ -11,11 +11,12 @@ from __future__ import annotations
 import gzip
 import re
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO, Iterable, Iterator
 
 from watchlist_screening.normalise import contract as c
-from watchlist_screening.normalise.landing import LandingFile
+from watchlist_screening.normalise.landing import LandingFile, open_landing_file
 
 CHUNK = 1 << 20
 _TERMINATOR = re.compile(rb"\r\n|\r|\n")
@@ -47,8 +48,15 @@ class LineSplitter:
         return [last[:-1] if last.endswith(b"\r") else last]
 
 
-def _open(file: LandingFile) -> BinaryIO:
-    return gzip.open(file.path, "rb") if file.gzipped else file.path.open("rb")
+@contextmanager
+def _open(file: LandingFile) -> Iterator[BinaryIO]:
+    """The file's bytes (decompressed for .gz), never read through a link (landing.py)."""
+    with open_landing_file(file) as raw:
+        if file.gzipped:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as stream:
+                yield stream
+        else:
+            yield raw
 
 
 def _chunks(stream: BinaryIO) -> Iterator[bytes]:
@@ -165,7 +173,7 @@ def file_parts(file: LandingFile, part_bytes: int) -> list[FilePart] | None:
     if file.gzipped or file.size <= part_bytes:
         return None
     cuts = [0]
-    with file.path.open("rb") as stream:
+    with open_landing_file(file) as stream:
         while cuts[-1] + part_bytes < file.size:
             cut = _line_end_after(stream, cuts[-1] + part_bytes - 1)
             if cut is None or cut >= file.size:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import asdict, dataclass
 
-from watchlist_screening.normalise.landing import LandingFile
+from watchlist_screening.normalise.landing import LandingFile, RejectedEntry
 from watchlist_screening.normalise.publish import Duplicate
 from watchlist_screening.normalise.staging import FileStats
 
@@ -36,8 +36,9 @@ class DaySummary:
 
 
 def file_summaries(files: list[LandingFile], stats: list[FileStats], duplicates: list[Duplicate],
-                   duplicate_reason: str) -> list[FileSummary]:
-    """Per file: lines read, and how many became passengers or were quarantined (why)."""
+                   duplicate_reason: str, rejected: list[RejectedEntry] = ()) -> list[FileSummary]:
+    """Per file: lines read, and how many became passengers or were quarantined (why);
+    an entry that was not read counts as one quarantined entry of no lines. By name."""
     summaries = []
     for file in files:
         reasons: Counter[str] = Counter()
@@ -54,7 +55,8 @@ def file_summaries(files: list[LandingFile], stats: list[FileStats], duplicates:
                 reasons[duplicate_reason] += 1
         lines = good + sum(reasons.values())
         summaries.append(FileSummary(file.relative, lines, good, sum(reasons.values()), dict(sorted(reasons.items()))))
-    return summaries
+    summaries += [FileSummary(entry.relative, 0, 0, 1, {entry.reason: 1}) for entry in rejected]
+    return sorted(summaries, key=lambda s: s.file)
 
 
 def quarantine_alarm(summary: DaySummary, max_share: float) -> str | None:
