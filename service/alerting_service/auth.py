@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request, Security, status
+from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from alerting_service.ratelimit import client_key
@@ -60,6 +61,18 @@ _bearer = HTTPBearer(auto_error=False, description="a pipeline, reviewer or labe
 def _unauthorized(detail: str, error: str | None = None) -> HTTPException:
     challenge = "Bearer" + (f' error="{error}"' if error else "")
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": challenge})
+
+
+def unauthorized_response(request: Request) -> JSONResponse | None:
+    """The 401 a request without a known bearer token gets, or None when its token is known
+    (for answers given before the route's own check, e.g. an unreadable body)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip() if scheme.lower() == "bearer" else ""
+    if token and request.app.state.authority.identify(token) is not None:
+        return None
+    request.app.state.limiter.check(client_key(request))
+    error = _unauthorized("invalid bearer token", "invalid_token") if token else _unauthorized("missing bearer token")
+    return JSONResponse({"detail": error.detail}, error.status_code, headers=error.headers)
 
 
 def require(*allowed: Role) -> Callable[..., Awaitable[Principal]]:

@@ -49,6 +49,9 @@ class Settings:
     # The pipeline's HTML reports (model and run reports), shared with it read-only; the
     # review page serves them to logged-in reviewers. Unset: no reports are served.
     report_dir: str | None = None
+    # POST /v1/alerts bodies: a batch of the pipeline's 200 alerts is a few hundred KB; a
+    # bigger body is refused with 413 before it is read whole.
+    max_body_bytes: int = 4 * 1024 * 1024
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -77,6 +80,7 @@ class Settings:
             rate_limit_burst=_number("ALERTS_RATE_LIMIT_BURST", cls.rate_limit_burst),
             trusted_proxies=os.environ.get("ALERTS_TRUSTED_PROXIES", cls.trusted_proxies),
             report_dir=os.environ.get("ALERTS_REPORT_DIR") or None,
+            max_body_bytes=int(_number("ALERTS_MAX_BODY_BYTES", cls.max_body_bytes)),
         )
 
     def __repr__(self) -> str:

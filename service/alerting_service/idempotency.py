@@ -1,12 +1,8 @@
-"""Idempotency-Key header (IETF draft-ietf-httpapi-idempotency-key-header): parsing and the
-request fingerprint that tells "same request again" from "key reused for another request"."""
+"""Idempotency-Key header (IETF draft-ietf-httpapi-idempotency-key-header): parsing, and the
+error for a key reused with another request (the request fingerprint is payloads.py's)."""
 from __future__ import annotations
 
-import hashlib
-import json
 import re
-
-from pydantic import BaseModel
 
 MAX_KEY_LENGTH = 255
 _PRINTABLE = re.compile(r"^[\x20-\x7e]+$")
@@ -35,10 +31,3 @@ def parse_key(header: str) -> str:
             f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable ASCII characters"
         )
     return value
-
-
-def fingerprint(payload: BaseModel) -> str:
-    # Hash of the validated payload in canonical form: key order, whitespace and number
-    # spelling (1 vs 1.0) do not make a retried request look different.
-    canonical = json.dumps(payload.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

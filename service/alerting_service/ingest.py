@@ -14,6 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 from alerting_service import store
 from alerting_service.idempotency import IdempotencyKeyReused
 from alerting_service.models import Alert, IngestResult, ItemResult
+from alerting_service.payloads import ParsedAlerts
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +35,9 @@ class Outcome:
     replayed: bool = False
 
 
-async def ingest(
-    pool: AsyncConnectionPool, alerts: list[Alert], idempotency: tuple[str, str] | None
-) -> Outcome:
-    """Store `alerts`; `idempotency` is (key, request fingerprint) when the client sent a key."""
+async def ingest(pool: AsyncConnectionPool, parsed: ParsedAlerts, idempotency_key: str | None) -> Outcome:
+    """Store the valid alerts of `parsed` and answer for every item, the refused ones too."""
+    idempotency = (idempotency_key, parsed.fingerprint) if idempotency_key else None
     async with pool.connection() as conn, conn.transaction():
         if idempotency:
             key, request_hash = idempotency
@@ -47,7 +47,7 @@ async def ingest(
                     raise IdempotencyKeyReused(key)
                 log.info("idempotent replay", extra={"idempotency_key": key})
                 return Outcome(held["response_status"], held["response_body"], replayed=True)
-        body = await _store_alerts(conn, alerts)
+        body = await _store_alerts(conn, parsed)
         if idempotency:
             await store.save_idempotent_response(conn, idempotency[0], ACCEPTED, body)
     log.info(
@@ -55,7 +55,10 @@ async def ingest(
         extra={
             "alerts_received": body["received"],
             "alerts_created": body["created"],
+            "alerts_updated": body["updated"],
             "alerts_duplicate": body["duplicates"],
+            "alerts_refused": body["refused"],
+            "run_id": parsed.run_id,
             "idempotency_key": idempotency[0] if idempotency else None,
             "created_alert_ids": [r["alert_id"] for r in body["results"] if r["created"]],
         },
@@ -63,23 +66,30 @@ async def ingest(
     return Outcome(ACCEPTED, body)
 
 
-async def _store_alerts(conn: AsyncConnection, alerts: list[Alert]) -> dict[str, Any]:
+async def _store_alerts(conn: AsyncConnection, parsed: ParsedAlerts) -> dict[str, Any]:
+    alerts = [a for _, a in parsed.valid]
     ids = [alert_id(a.scan_id, a.subject_id) for a in alerts]
-    # A pair repeated inside one batch is inserted once; later copies report a duplicate.
+    # A pair repeated inside one batch is stored once; later copies report a duplicate.
     first: dict[uuid.UUID, Alert] = {}
     for i, a in zip(ids, alerts):
         first.setdefault(i, a)
-    inserted = await store.insert_alerts(conn, list(first.items()))
+    if parsed.run_id:
+        for day in sorted({a.date for a in alerts}):
+            await store.register_run(conn, day, parsed.run_id)
+    inserted = await store.insert_alerts(conn, list(first.items()), parsed.run_id)
+    updated = await store.update_alerts(conn, [(i, a) for i, a in first.items() if i not in inserted],
+                                        parsed.run_id)
     results, reported = [], set()
     for i, a in zip(ids, alerts):
-        created = i in inserted and i not in reported
+        status = "duplicate"
+        if i not in reported:
+            status = "created" if i in inserted else "updated" if i in updated else "duplicate"
         reported.add(i)
-        results.append(
-            ItemResult(
-                alert_id=i, scan_id=a.scan_id, subject_id=a.subject_id,
-                created=created, status="created" if created else "duplicate",
-            )
-        )
-    n_created = sum(r.created for r in results)
-    result = IngestResult(received=len(alerts), created=n_created, duplicates=len(alerts) - n_created, results=results)
+        results.append(ItemResult(alert_id=i, scan_id=a.scan_id, subject_id=a.subject_id,
+                                  created=status == "created", status=status))
+    count = {s: sum(r.status == s for r in results) for s in ("created", "updated", "duplicate")}
+    result = IngestResult(
+        received=parsed.received, created=count["created"], updated=count["updated"],
+        duplicates=count["duplicate"], refused=len(parsed.refusals), results=results, refusals=parsed.refusals,
+    )
     return result.model_dump(mode="json")

@@ -39,7 +39,7 @@ class Metrics:
                                 ["method", "route", "status"], registry=r)
         self.latency = Histogram("alerting_http_request_duration_seconds", "time to serve a request",
                                  ["method", "route"], buckets=_LATENCY_BUCKETS, registry=r)
-        self.alerts = Counter("alerting_alerts", "alerts in POSTed payloads by outcome (created, duplicate)",
+        self.alerts = Counter("alerting_alerts", "alerts in POSTed payloads by outcome (created, updated, duplicate, refused)",
                               ["outcome"], registry=r)
         self.replays = Counter("alerting_idempotent_replays", "requests answered from a stored Idempotency-Key response",
                                registry=r)

@@ -21,7 +21,10 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-MAX_BATCH = 1000
+# The pipeline's client sends at most 200 alerts (and 2 MiB) per request, whatever its
+# WATCHLIST_ALERT_BATCH_SIZE; a bigger request is refused with 413 before any work is done.
+MAX_BATCH = 200
+MAX_BODY_BYTES = 4 * 1024 * 1024
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -40,10 +43,16 @@ def _number_to_str(value: Any) -> Any:
 
 
 def _storable(value: str) -> str:
-    # PostgreSQL text and jsonb cannot hold NUL: refused here as a 422 naming the field,
-    # not by the database as a 500. (Lone surrogates pydantic refuses itself.)
+    # PostgreSQL text and jsonb cannot hold NUL, and a lone surrogate (an escaped \ud800)
+    # cannot be encoded as UTF-8: refused here as a 422 naming the field, not by the
+    # database or the response encoder as a 500. pydantic lets both through.
     if "\x00" in value:
         raise PydanticCustomError("text_nul", "Text must not contain NUL characters")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise PydanticCustomError("text_surrogate", "Text must not contain lone surrogates") from None
     return value
 
 
@@ -73,7 +82,11 @@ GroupId = Annotated[Identifier, BeforeValidator(_number_to_str)]
 FieldName = text(100)
 Evidence = Annotated[dict[FieldName, Number | None], Field(max_length=64)]
 # Key fields are scalars (names, dates as text, heights): no nested documents to bloat a row.
-KeyValue = Annotated[StrictBool | StrictInt | Number | text(1000) | None, Field(union_mode="left_to_right")]
+# The contract bounds free text (offence, caution) at 2,000 characters; every value within
+# it must be stored intact.
+KeyValue = Annotated[StrictBool | StrictInt | Number | text(2000) | None, Field(union_mode="left_to_right")]
+# A run of the pipeline: letters, digits and ._:+~- only, as it travels in URL paths.
+RunId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:+~-]{1,128}$")]
 KeyFields = Annotated[dict[FieldName, KeyValue], Field(max_length=64)]
 
 
@@ -90,7 +103,9 @@ class AlertFields(BaseModel):
     evidence: Evidence | None = Field(default=None, description="per-comparison match weights")
     passenger: KeyFields | None = Field(default=None, description="the passenger's key fields")
     subject: KeyFields | None = Field(default=None, description="the watchlist subject's key fields")
-    run_report_url: text(2048) | None = None
+    # Links to the run report's section of the alert: two ids of up to 128 characters,
+    # percent-encoded, after the report's own URL.
+    run_report_url: text(8192) | None = None
 
 
 class Alert(AlertFields):
@@ -101,9 +116,15 @@ class Alert(AlertFields):
 
 
 class AlertBatch(BaseModel):
+    """A batch as documented. Each item is validated on its own (payloads.py): an item that
+    is not an Alert is refused in the answer's `refusals`, and the others are stored."""
+
     model_config = ConfigDict(extra="forbid")
 
-    alerts: Annotated[list[Alert], Field(min_length=1, max_length=MAX_BATCH)]
+    alerts: Annotated[list[Any], Field(min_length=1, max_length=MAX_BATCH,
+                                       description="Alert objects (see Alert); each is accepted or refused on its own")]
+    run_id: RunId | None = Field(default=None, description="the pipeline run sending the batch; "
+                                 "POST /v1/days/{date}/runs/{run_id}/complete withdraws the day's alerts it did not send")
 
 
 def _payload_kind(value: Any) -> str:
@@ -120,7 +141,9 @@ AlertPayload = Annotated[
 
 Decision = Literal["confirmed", "false_positive", "needs_info"]
 # "new" is the status of an alert nobody has decided on yet.
-Status = Literal["new", "confirmed", "false_positive", "needs_info"]
+ReviewStatus = Literal["new", "confirmed", "false_positive", "needs_info"]
+# "withdrawn": a later run of the alert's day no longer supports it (its review status stays).
+Status = Literal["new", "confirmed", "false_positive", "needs_info", "withdrawn"]
 ReviewerName = text(100, min_length=1, strip=True)
 Note = text(2000)
 
@@ -130,10 +153,50 @@ class AlertRecord(AlertFields):
 
     alert_id: uuid.UUID
     received_at: dt.datetime
-    status: Status
+    status: Status = Field(description="'withdrawn' when a later run of the day no longer supports the alert, "
+                           "else the review status")
+    review_status: ReviewStatus = Field(description="the reviewers' latest decision ('new': none yet), kept on withdrawal")
     reviewed_by: str | None = None
     reviewed_at: dt.datetime | None = None
+    run_id: str | None = Field(default=None, description="the pipeline run that last sent the alert")
+    revision: int = Field(description="1 when first received; +1 per update or withdrawal (see /revisions)")
+    updated_at: dt.datetime | None = None
+    withdrawn_at: dt.datetime | None = None
+    withdrawn_by_run: str | None = None
+    withdrawn_by_model: str | None = None
 
+
+class AlertRevision(BaseModel):
+    """An earlier state of an alert, kept when a re-run updated or withdrew it."""
+
+    alert_id: uuid.UUID
+    revision: int
+    superseded_at: dt.datetime
+    superseded_by_run: str | None
+    change: Literal["updated", "withdrawn"]
+    record: dict[str, Any] = Field(description="the alert as it stood in this revision")
+
+
+class RunCompletion(BaseModel):
+    """POST /v1/days/{date}/runs/{run_id}/complete: batch `batch` of the run is delivered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model_version: Identifier
+    batches: Annotated[StrictInt, Field(ge=0, le=100_000, description="how many batches the run sends for the day")]
+    batch: Annotated[StrictInt, Field(ge=0, lt=100_000)] | None = Field(
+        default=None, description="the batch now delivered (none: only asks for the state)")
+
+
+class RunState(BaseModel):
+    date: dt.date
+    run_id: str
+    model_version: str | None
+    batches: int
+    batches_done: int
+    complete: bool
+    superseded: bool = Field(description="a later run of the day exists: this one withdraws nothing")
+    withdrawn: int = Field(description="alerts of the day this run withdrew")
 
 class ReviewDecision(BaseModel):
     """A reviewer's decision on one alert (PATCH /v1/alerts/{id})."""
@@ -175,7 +238,8 @@ class ReviewLabel(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """Every 4xx/5xx: `detail` is a message, or for validation errors a list naming each field at fault."""
+    """Every 4xx/5xx: `detail` is a message, or for validation errors a list naming each
+    field at fault (location, message and type; never the input itself)."""
 
     detail: str | list[dict[str, Any]]
 
@@ -185,11 +249,26 @@ class ItemResult(BaseModel):
     scan_id: str
     subject_id: str
     created: bool
-    status: Literal["created", "duplicate"]
+    status: Literal["created", "updated", "duplicate"] = Field(
+        description="updated: the pair existed and its content (model, probability, evidence...) changed, "
+        "or it was withdrawn and is supported again")
+
+
+class Refusal(BaseModel):
+    """An item of a batch that was not stored, and why."""
+
+    index: int
+    scan_id: str | None
+    subject_id: str | None
+    reason: str
+    errors: list[dict[str, Any]]
 
 
 class IngestResult(BaseModel):
     received: int
     created: int
+    updated: int = 0
     duplicates: int
+    refused: int = 0
     results: list[ItemResult]
+    refusals: list[Refusal] = []

@@ -6,21 +6,24 @@ import logging
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, HTTPException, Path, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response, status
+from pydantic import TypeAdapter
+from starlette.concurrency import run_in_threadpool
 from fastapi.dependencies.utils import get_flat_dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from alerting_service import db, reviews, store
+from alerting_service import db, reviews, runs, store
 from alerting_service.auth import Principal, Role, require
-from alerting_service.idempotency import InvalidIdempotencyKey, fingerprint, parse_key
+from alerting_service.idempotency import InvalidIdempotencyKey, parse_key
 from alerting_service.ingest import ingest
 from alerting_service.models import (
+    MAX_BATCH,
     Airport,
-    AlertBatch,
     AlertPayload,
     AlertRecord,
+    AlertRevision,
     DigitsOnly,
     ErrorBody,
     IngestResult,
@@ -28,8 +31,12 @@ from alerting_service.models import (
     ReviewDecision,
     ReviewLabel,
     ReviewRecord,
+    RunCompletion,
+    RunId,
+    RunState,
     Status,
 )
+from alerting_service.payloads import BodyRefused, parse_alerts, read_body
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +52,8 @@ _DESCRIPTIONS = {
     401: "Missing or unknown bearer token",
     403: "The token's role may not do this",
     404: "No such alert",
-    422: "Invalid request; `detail` names each field at fault (or the reused Idempotency-Key)",
+    413: f"Request body over the size limit, or more than {MAX_BATCH} alerts in one request",
+    422: "Invalid request; `detail` names each field at fault (or the reused Idempotency-Key), never echoing the input",
     429: "Rate limit exceeded; retry after the Retry-After header's seconds",
     503: "Database unavailable; retry after the Retry-After header's seconds",
 }
@@ -96,39 +104,81 @@ async def metrics(request: Request) -> Response:
     return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
 
+# The body is read and validated by payloads.py (bounded, off the event loop, alert by
+# alert), so the request body is documented here rather than declared as a parameter.
+_PAYLOAD_SCHEMA = TypeAdapter(AlertPayload).json_schema(ref_template="#/components/schemas/{model}")
+PAYLOAD_SCHEMAS = _PAYLOAD_SCHEMA.pop("$defs", {})
+
+
 @api.post(
     "/v1/alerts",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=IngestResult,
-    responses=errors(400, 422),
+    responses=errors(400, 413, 422),
     tags=["alerts"],
-    summary="Send one alert or a batch {'alerts': [...]}",
+    summary="Send one alert or a batch {'alerts': [...], 'run_id': ...}",
     description="One alert per (scan_id, subject_id): a repeat is answered as a duplicate with the "
-    "original alert_id. With an Idempotency-Key, a repeat of the same request gets the stored first "
-    "answer (Idempotent-Replayed: true) and the same key with another payload gets 422.",
+    "original alert_id, or as updated when its content changed (the earlier state is kept as a "
+    "revision). In a batch each alert is validated on its own: the valid ones are stored and the "
+    "others listed in `refusals` with the reason. With an Idempotency-Key, a repeat of the same "
+    "request gets the stored first answer (Idempotent-Replayed: true) and the same key with another "
+    f"payload gets 422. At most {MAX_BATCH} alerts per request.",
+    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": _PAYLOAD_SCHEMA}}}},
 )
 async def post_alerts(
     request: Request,
-    payload: Annotated[AlertPayload, Body()],
     _: Annotated[Principal, Depends(require(Role.PIPELINE))],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
-    idempotency = None
+    key = None
     if idempotency_key is not None:
         try:
-            idempotency = (parse_key(idempotency_key), fingerprint(payload))
+            key = parse_key(idempotency_key)
         except InvalidIdempotencyKey as exc:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
-    alerts = payload.alerts if isinstance(payload, AlertBatch) else [payload]
-    outcome = await ingest(request.app.state.pool, alerts, idempotency)
+    settings = request.app.state.settings
+    try:
+        raw = await read_body(request.stream(), request.headers.get("content-length"), settings.max_body_bytes)
+        # Parsing and validating megabytes is CPU work: in a worker thread, /readyz and the
+        # other requests keep being answered meanwhile.
+        parsed = await run_in_threadpool(parse_alerts, raw)
+    except BodyRefused as exc:
+        return JSONResponse({"detail": exc.detail}, exc.status)
+    outcome = await ingest(request.app.state.pool, parsed, key)
     counters = request.app.state.metrics
     if outcome.replayed:
         counters.replays.inc()
     else:
-        counters.alerts.labels("created").inc(outcome.body["created"])
-        counters.alerts.labels("duplicate").inc(outcome.body["duplicates"])
+        for name, label in (("created", "created"), ("updated", "updated"), ("duplicates", "duplicate"),
+                            ("refused", "refused")):
+            counters.alerts.labels(label).inc(outcome.body.get(name, 0))
+    if parsed.refusals and not outcome.replayed:
+        # Ids and reasons only, for whoever reads the service's log (no personal data).
+        log.warning("alerts refused", extra={"refused": [
+            {k: r[k] for k in ("index", "scan_id", "subject_id", "reason")} for r in parsed.refusals[:20]]})
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     return JSONResponse(outcome.body, outcome.status, headers=headers)
+
+
+@api.post(
+    "/v1/days/{date}/runs/{run_id}/complete",
+    response_model=RunState,
+    responses=errors(422),
+    tags=["alerts"],
+    summary="A pipeline run says a batch of its day is delivered; the last one withdraws what the run no longer supports",
+    description="Idempotent. When all `batches` of the run are recorded (0 for a day with no match), the "
+    "day's alerts that the run did not send are marked withdrawn (never deleted; their review status is "
+    "kept), recording this run and model, unless a newer run of the day exists.",
+)
+async def complete_run(
+    request: Request,
+    date: Annotated[PassengerDay, Path()],
+    run_id: Annotated[RunId, Path()],
+    body: RunCompletion,
+    _: Annotated[Principal, Depends(require(Role.PIPELINE))],
+) -> dict:
+    return await runs.complete_batch(request.app.state.pool, date, run_id, body.model_version, body.batches,
+                                     body.batch)
 
 
 @api.get(
@@ -144,7 +194,7 @@ async def list_alerts(
     _: Annotated[Principal, Depends(require(Role.REVIEWER))],
     date: Annotated[PassengerDay | None, Query(description="passenger day YYYY-MM-DD")] = None,
     airport: Annotated[Airport | None, Query()] = None,
-    status_: Annotated[Status | None, Query(alias="status", description="review status")] = None,
+    status_: Annotated[Status | None, Query(alias="status", description="review status, or withdrawn")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE), DigitsOnly] = MAX_PAGE,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET), DigitsOnly] = 0,
 ) -> list[dict]:
@@ -206,6 +256,22 @@ async def record_decision(request: Request, alert_id: uuid.UUID, decision: Revie
             extra={"alert_id": str(alert_id), "decision": decision.decision, "credential_id": credential_id},
         )
     return row
+
+
+@api.get(
+    "/v1/alerts/{alert_id}/revisions",
+    response_model=list[AlertRevision],
+    responses=errors(404, 422),
+    tags=["alerts"],
+    summary="An alert's earlier states (superseded by a re-run's update or withdrawal), oldest first",
+)
+async def alert_revisions(
+    request: Request, alert_id: AlertId, _: Annotated[Principal, Depends(require(Role.REVIEWER))]
+) -> list[dict]:
+    async with request.app.state.pool.connection() as conn:
+        if await store.get_alert(conn, alert_id) is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such alert")
+        return await store.revisions(conn, alert_id)
 
 
 @api.get(

@@ -2,7 +2,9 @@
 
 The signing key of a session is derived from its reviewer token, so every replica can
 check any session without shared state or another secret, and removing a token from the
-configuration ends the sessions opened with it. The cookie holds no token.
+configuration ends the sessions opened with it. The cookie holds no token. Logging out
+revokes the session itself: its id goes to alerts.revoked_sessions, which every replica
+checks, so a copy of the cookie stops working too.
 """
 from __future__ import annotations
 
@@ -26,6 +28,8 @@ class Session:
     reviewer: str
     credential_id: str
     csrf_token: str
+    session_id: str = ""
+    expires_at: int = 0
 
 
 def _b64(data: bytes) -> str:
@@ -58,6 +62,7 @@ class SessionSigner:
         try:
             claims = json.loads(_unb64(payload))
             cid, expires = str(claims["cid"]), int(claims["exp"])
+            str(claims["nonce"])
         except (ValueError, KeyError, TypeError):
             return None
         # Claims are only trusted once the signature checks out.
@@ -74,7 +79,8 @@ class SessionSigner:
         # Bound to this session's nonce: a token read from one session's page is useless
         # with another session's cookie.
         csrf = _b64(hmac.new(self._keys[claims["cid"]], b"csrf\x00" + claims["nonce"].encode(), hashlib.sha256).digest())
-        return Session(reviewer=claims["who"], credential_id=claims["cid"], csrf_token=csrf)
+        return Session(reviewer=claims["who"], credential_id=claims["cid"], csrf_token=csrf,
+                       session_id=str(claims["nonce"]), expires_at=int(claims["exp"]))
 
     def csrf_ok(self, session: Session, submitted: str | None) -> bool:
         return hmac.compare_digest(session.csrf_token.encode(), (submitted or "").encode())

@@ -29,15 +29,20 @@ _INSERT_COLUMNS = (
     ("run_report_url", "text"),
 )
 _SELECT = sql.SQL(
-    "SELECT alert_id, {}, received_at, status, reviewed_by, reviewed_at FROM alerts.alerts"
+    "SELECT alert_id, {}, received_at, "
+    "CASE WHEN withdrawn_at IS NOT NULL THEN 'withdrawn' ELSE status END AS status, status AS review_status, "
+    "reviewed_by, reviewed_at, run_id, revision, updated_at, withdrawn_at, withdrawn_by_run, withdrawn_by_model "
+    "FROM alerts.alerts"
 ).format(sql.SQL(", ").join(sql.Identifier(c) for c, _ in _INSERT_COLUMNS))
+# What a re-run may change about an alert (the pair, its day and airport are the alert).
+_CONTENT = [c for c, _ in _INSERT_COLUMNS if c not in ("scan_id", "subject_id", "airport", "date")]
 
 
 def _insert_statement() -> sql.Composed:
     # One statement per batch: each column travels as one array and unnest() turns the
     # arrays back into rows, so a batch costs one round trip whatever its size.
-    names = ["alert_id", *(c for c, _ in _INSERT_COLUMNS)]
-    types = ["uuid", *(t for _, t in _INSERT_COLUMNS)]
+    names = ["alert_id", *(c for c, _ in _INSERT_COLUMNS), "run_id"]
+    types = ["uuid", *(t for _, t in _INSERT_COLUMNS), "text"]
     values = [
         sql.SQL("a.{}::jsonb").format(sql.Identifier(n)) if n in _JSON_FIELDS else sql.SQL("a.{}").format(sql.Identifier(n))
         for n in names
@@ -57,19 +62,85 @@ def _insert_statement() -> sql.Composed:
     )
 
 
+def _update_statement() -> sql.Composed:
+    # For pairs that exist already: a changed content (or a withdrawn alert sent again) makes
+    # a new revision, the old row going to alert_revisions first; the same content only
+    # records which run sent it last. One statement: the CTEs read the rows before the update.
+    names = ["alert_id", *_CONTENT, "run_id"]
+    types = ["uuid", *(t for c, t in _INSERT_COLUMNS if c in _CONTENT), "text"]
+
+    def incoming(n: str) -> sql.Composable:
+        return sql.SQL("v.{}::jsonb" if n in _JSON_FIELDS else "v.{}").format(sql.Identifier(n))
+
+    differs = sql.SQL("({}) IS DISTINCT FROM ({})").format(
+        sql.SQL(", ").join(sql.SQL("a.{}").format(sql.Identifier(n)) for n in _CONTENT),
+        sql.SQL(", ").join(incoming(n) for n in _CONTENT),
+    )
+    return sql.SQL(
+        "WITH v AS (SELECT * FROM unnest({arrays}) AS v({cols})), "
+        "flags AS (SELECT a.alert_id, ({differs} OR a.withdrawn_at IS NOT NULL) AS changed "
+        "          FROM alerts.alerts a JOIN v USING (alert_id) ORDER BY a.alert_id FOR UPDATE OF a), "
+        "kept AS (INSERT INTO alerts.alert_revisions (alert_id, revision, superseded_by_run, change, record) "
+        "         SELECT a.alert_id, a.revision, %s, 'updated', to_jsonb(a) "
+        "         FROM alerts.alerts a JOIN flags f USING (alert_id) WHERE f.changed) "
+        "UPDATE alerts.alerts a SET {assign}, "
+        "  run_id = coalesce(v.run_id, a.run_id), "
+        "  revision = a.revision + CASE WHEN f.changed THEN 1 ELSE 0 END, "
+        "  updated_at = CASE WHEN f.changed THEN now() ELSE a.updated_at END, "
+        "  withdrawn_at = NULL, withdrawn_by_run = NULL, withdrawn_by_model = NULL "
+        "FROM v JOIN flags f USING (alert_id) "
+        "WHERE a.alert_id = v.alert_id AND (f.changed OR a.run_id IS DISTINCT FROM coalesce(v.run_id, a.run_id)) "
+        "RETURNING a.alert_id, f.changed"
+    ).format(
+        arrays=sql.SQL(", ").join(sql.SQL("%s::{}[]").format(sql.SQL(t)) for t in types),
+        cols=sql.SQL(", ").join(map(sql.Identifier, names)),
+        differs=differs,
+        assign=sql.SQL(", ").join(sql.SQL("{} = {}").format(sql.Identifier(n), incoming(n)) for n in _CONTENT),
+    )
+
+
 _INSERT = _insert_statement()
+_UPDATE = _update_statement()
 
 
-async def insert_alerts(conn: AsyncConnection, alerts: list[tuple[uuid.UUID, Alert]]) -> set[uuid.UUID]:
+def _column(alerts: list[tuple[uuid.UUID, Alert]], name: str) -> list[Any]:
+    values = [getattr(alert, name) for _, alert in alerts]
+    return [None if v is None else json.dumps(v) for v in values] if name in _JSON_FIELDS else values
+
+
+async def insert_alerts(conn: AsyncConnection, alerts: list[tuple[uuid.UUID, Alert]],
+                        run_id: str | None = None) -> set[uuid.UUID]:
     """Insert alerts whose pair is new; return the ids actually inserted."""
     columns: list[list[Any]] = [[alert_id for alert_id, _ in alerts]]
-    for name, _ in _INSERT_COLUMNS:
-        values = [getattr(alert, name) for _, alert in alerts]
-        if name in _JSON_FIELDS:
-            values = [None if v is None else json.dumps(v) for v in values]
-        columns.append(values)
+    columns += [_column(alerts, name) for name, _ in _INSERT_COLUMNS]
+    columns.append([run_id] * len(alerts))
     cur = await conn.execute(_INSERT, columns)
     return {row["alert_id"] for row in await cur.fetchall()}
+
+
+async def update_alerts(conn: AsyncConnection, alerts: list[tuple[uuid.UUID, Alert]],
+                        run_id: str | None = None) -> set[uuid.UUID]:
+    """Bring existing alerts up to date with what was sent; return the ids whose content
+    changed (each now has a new revision)."""
+    if not alerts:
+        return set()
+    columns: list[list[Any]] = [[alert_id for alert_id, _ in alerts]]
+    columns += [_column(alerts, name) for name in _CONTENT]
+    columns.append([run_id] * len(alerts))
+    cur = await conn.execute(_UPDATE, [*columns, run_id])
+    return {row["alert_id"] for row in await cur.fetchall() if row["changed"]}
+
+
+async def register_run(conn: AsyncConnection, day: dt.date, run_id: str) -> None:
+    await conn.execute("INSERT INTO alerts.runs (date, run_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                       [day, run_id])
+
+
+async def revisions(conn: AsyncConnection, alert_id: uuid.UUID) -> list[dict[str, Any]]:
+    cur = await conn.execute(
+        "SELECT alert_id, revision, superseded_at, superseded_by_run, change, record "
+        "FROM alerts.alert_revisions WHERE alert_id = %s ORDER BY revision", [alert_id])
+    return await cur.fetchall()
 
 
 async def list_alerts(
@@ -79,9 +150,12 @@ async def list_alerts(
     filters, params = [], []
     # Only the filters given are added, so the planner always sees a plain condition.
     for column, value in (("date", day), ("airport", airport), ("status", status)):
-        if value is not None:
+        if value is not None and value != "withdrawn":
             filters.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
             params.append(value)
+    if status is not None:
+        # A withdrawn alert keeps its review status, but is listed as withdrawn only.
+        filters.append(sql.SQL("withdrawn_at IS NOT NULL" if status == "withdrawn" else "withdrawn_at IS NULL"))
     where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(filters) if filters else sql.SQL("")
     query = sql.SQL("{} {} ORDER BY received_at DESC, seq DESC LIMIT %s OFFSET %s").format(_SELECT, where)
     cur = await conn.execute(query, [*params, limit, offset])

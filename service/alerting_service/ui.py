@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,6 +30,25 @@ from alerting_service.sessions import COOKIE_NAME, LIFETIME_SECONDS, Session
 _HERE = Path(__file__).parent
 PAGE_SIZE = 100
 _templates = Jinja2Templates(directory=_HERE / "templates")  # autoescapes every value
+# Joiners shape words in several scripts (Persian, Indic, emoji); every other control or
+# format character is shown as its code point.
+_KEEP_FORMAT = {"\u200c", "\u200d"}
+
+
+def neutralise(value: Any) -> Any:
+    """Text as it may be shown to a reviewer: control characters and bidi overrides (which
+    can reorder or hide what a name says) become visible code points, e.g. ⟨U+202E⟩."""
+    if not isinstance(value, str) or value.isprintable():
+        return value
+    return "".join(
+        f"⟨U+{ord(c):04X}⟩" if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp", "Co", "Cs")
+        and c not in _KEEP_FORMAT else c
+        for c in value
+    )
+
+
+# Applied to every {{ value }} the templates print, before autoescaping.
+_templates.env.finalize = neutralise
 # No scripts at all, so an injected <script> or javascript: link cannot run either.
 _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'self'; form-action 'self'; "
@@ -63,8 +83,23 @@ def _page(request: Request, template: str, status_code: int = 200, **context: An
     return response
 
 
-def _session(request: Request) -> Session | None:
-    return request.app.state.sessions.verify(request.cookies.get(COOKIE_NAME))
+async def _session(request: Request) -> Session | None:
+    session = request.app.state.sessions.verify(request.cookies.get(COOKIE_NAME))
+    if session is None:
+        return None
+    async with request.app.state.pool.connection() as conn:
+        cur = await conn.execute("SELECT 1 FROM alerts.revoked_sessions WHERE session_id = %s", [session.session_id])
+        revoked = await cur.fetchone()
+    return None if revoked else session
+
+
+async def _revoke(request: Request, session: Session) -> None:
+    async with request.app.state.pool.connection() as conn, conn.transaction():
+        # Expired sessions fail their signature check anyway: their rows can go.
+        await conn.execute("DELETE FROM alerts.revoked_sessions WHERE expires_at < now()")
+        await conn.execute(
+            "INSERT INTO alerts.revoked_sessions (session_id, expires_at) VALUES (%s, to_timestamp(%s)) "
+            "ON CONFLICT DO NOTHING", [session.session_id, session.expires_at])
 
 
 def _same_origin(request: Request) -> bool:
@@ -80,7 +115,7 @@ def _to_login() -> RedirectResponse:
 
 @router.get("/login")
 async def login_form(request: Request) -> Response:
-    if _session(request):
+    if await _session(request):
         return RedirectResponse("/review", status_code=303)
     return _page(request, "login.html")
 
@@ -112,8 +147,9 @@ async def login(
 
 @router.post("/logout")
 async def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
-    session = _session(request)
+    session = await _session(request)
     if session and _same_origin(request) and request.app.state.sessions.csrf_ok(session, csrf):
+        await _revoke(request, session)
         response = _to_login()
         response.delete_cookie(COOKIE_NAME, path="/review")
         return response
@@ -127,7 +163,7 @@ async def review_page(
     status: Annotated[Status | None, Query()] = None,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1), DigitsOnly] = 0,
 ) -> Response:
-    session = _session(request)
+    session = await _session(request)
     if session is None:
         return _to_login()
     day = date or dt.datetime.now(dt.timezone.utc).date()
@@ -138,7 +174,7 @@ async def review_page(
     return _page(
         request, "review.html",
         session=session, day=day, status=status, alerts=[_view(r) for r in rows[:PAGE_SIZE]],
-        decisions=DECISION_LABELS, statuses=["new", *DECISION_LABELS],
+        decisions=DECISION_LABELS, statuses=["new", *DECISION_LABELS, "withdrawn"],
         filters=filters, offset=offset,
         next_url=f"/review?{urlencode({**filters, 'offset': offset + PAGE_SIZE})}" if more else None,
         prev_url=f"/review?{urlencode({**filters, 'offset': max(0, offset - PAGE_SIZE)})}" if offset else None,
@@ -155,7 +191,7 @@ async def review_decision(
     date: Annotated[str, Form()] = "",
     status: Annotated[str, Form()] = "",
 ) -> Response:
-    session = _session(request)
+    session = await _session(request)
     if session is None:
         return _to_login()
     if not (_same_origin(request) and request.app.state.sessions.csrf_ok(session, csrf)):
@@ -190,7 +226,7 @@ def _view(row: dict[str, Any]) -> dict[str, Any]:
 async def report(request: Request, name: str) -> Response:
     """A model or run report the pipeline wrote (alerts link here), for logged-in reviewers:
     the reports hold the same personal data as the alerts."""
-    if _session(request) is None:
+    if await _session(request) is None:
         return _to_login()
     folder = request.app.state.settings.report_dir
     path = Path(folder, name) if folder and _REPORT_NAME.fullmatch(name) else None
