@@ -136,12 +136,14 @@ def test_every_line_is_a_passenger_or_quarantined(first_run, warehouse_dsn):
     ams = f"passengers/{DAY}/AMS.jsonl"
     expected = [(ams, line, reason) for line, (reason, _) in sorted(AMS_BAD.items())] + [(ams, AMS_LINES + 1, "not_utf8")]
     expected += [(f"passengers/{DAY}/CDG.jsonl.gz", CDG_LINES, "duplicate_scan_id"),
-                 (f"passengers/{DAY}/FRA.jsonl.gz", fra_kept + 1, "truncated_gzip")]
+                 (f"passengers/{DAY}/FRA.jsonl.gz", fra_kept + 1, "truncated_gzip"),
+                 (f"passengers/{DAY}/notes.txt", 0, "bad_file_name")]   # a file-level entry, not read
     assert [(q[0], q[1], q[3]) for q in quarantine] == expected
     assert 0 < fra_kept < 40
     raw_by_line = {q[1]: q[2] for q in quarantine if q[0] == ams}
     assert all(raw_by_line[line] == text for line, (_, text) in AMS_BAD.items())
     assert all(q[4] for q in quarantine)
+    assert quarantine[-1][2] == ""   # notes.txt: its content is never read
     detail = {q[3]: q[4] for q in quarantine}
     assert detail["out_of_range"] == "field 'height_cm' is 900, outside 50..260"
     assert detail["duplicate_scan_id"] == f"scan_id 'AMS-4' already seen in {ams} line 4"
@@ -154,7 +156,8 @@ def test_every_line_is_a_passenger_or_quarantined(first_run, warehouse_dsn):
         by_reason[reason] = by_reason.get(reason, 0) + 1
     assert first_run["quarantined_by_reason"] == by_reason
     assert [f["file"] for f in first_run["files"]] == [f"passengers/{DAY}/{n}" for n in
-                                                       ("AMS.jsonl", "CDG.jsonl.gz", "FRA.jsonl.gz", "LHR.jsonl")]
+                                                       ("AMS.jsonl", "CDG.jsonl.gz", "FRA.jsonl.gz", "LHR.jsonl",
+                                                        "notes.txt")]
     assert first_run["files"][3]["lines"] == 0
     day_run = query(warehouse_dsn, "SELECT passengers, quarantined, quarantined_by_reason, watchlist_version "
                                    "FROM warehouse.day_runs WHERE scan_day = %s", DAY)
