@@ -142,8 +142,17 @@ def plan_alert_batches(prepared: dict, scored: dict) -> list[dict]:
     total = scored["matches"]
     size = max(Settings.from_env().alert_batch_size, math.ceil(total / MAX_ALERT_BATCHES))
     report = run_report_url(prepared["scan_day"])
-    return [{"scan_day": prepared["scan_day"], "index": i, "offset": off, "limit": size, "run_report_url": report}
-            for i, off in enumerate(range(0, total, size))]
+    from watchlist_screening.fanout import complete_empty_day, new_run_id
+
+    run_id, model = new_run_id(), scored.get("model_version") or "unknown"
+    offsets = range(0, total, size)
+    if not offsets:
+        # No batch will run: the withdrawal of the day's earlier alerts happens here.
+        endpoint = alerting_endpoint()
+        complete_empty_day(endpoint.base_url, endpoint.token, prepared["scan_day"], run_id, model)
+    return [{"scan_day": prepared["scan_day"], "index": i, "offset": off, "limit": size, "run_report_url": report,
+             "run_id": run_id, "batches": len(offsets), "model_version": model}
+            for i, off in enumerate(offsets)]
 
 
 def send_alert_batch(batch: dict) -> dict:
@@ -152,9 +161,21 @@ def send_alert_batch(batch: dict) -> dict:
 
     endpoint = alerting_endpoint()
     try:
-        return send_batch(warehouse_dsn(), endpoint.base_url, endpoint.token, batch)
+        sent = send_batch(warehouse_dsn(), endpoint.base_url, endpoint.token, batch)
     except NonRetryableAlertError as exc:
         raise _fail(f"alerting service rejected batch {batch['index']} of {batch['scan_day']}: {exc}") from exc
+    if sent["refusals"]:
+        # The rest of the batch is delivered; each refused alert is a sighting nobody will
+        # see, so the task fails (no retry: the same data is refused again) and pages on-call.
+        for r in sent["refusals"]:
+            log.error("ALERT REFUSED day %s scan_id=%r subject_id=%r: %s", batch["scan_day"], r["scan_id"],
+                      r["subject_id"], r["reason"])
+        named = "; ".join(f"scan_id={r['scan_id']!r} subject_id={r['subject_id']!r}: {r['reason']}"
+                          for r in sent["refusals"][:10])
+        more = f" (and {len(sent['refusals']) - 10} more)" if len(sent["refusals"]) > 10 else ""
+        raise _fail(f"alerting service refused {sent['refused']} alert(s) of batch {batch['index']} of "
+                    f"{batch['scan_day']} (the other {sent['accepted']} were delivered): {named}{more}")
+    return sent
 
 
 def summarise_day(prepared: dict, sent: list[dict], run_id: str, reports: dict | None = None) -> dict:

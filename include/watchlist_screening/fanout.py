@@ -2,11 +2,17 @@
 
 Batches are slices of the day's matches in a stable order, so a retried or cleared task
 rebuilds byte-identical payloads and the idempotency key replays the stored answer.
+
+Every batch carries the run's id, and once delivered tells the service so; when the last
+batch of the run is in, the service withdraws the day's alerts this run no longer
+supports (a re-run with another model, fewer matches, or none at all).
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
+import uuid
 
 import psycopg
 from psycopg.rows import dict_row
@@ -39,16 +45,49 @@ def batch_alerts(dsn: str, day: dt.date, offset: int, limit: int, run_report_url
                         if run_report_url else None) for row in rows]
 
 
+def new_run_id() -> str:
+    """A plan's id at the alerting service: the Airflow run's id (for people reading it)
+    and a random part, so a re-planned run never shares its batches' records with an earlier
+    plan. The mapped batches read it from the plan's XCom, so their retries keep it."""
+    try:
+        from airflow.sdk import get_current_context
+
+        run = str(get_current_context()["run_id"])
+    except Exception:  # called outside a task (tests, tools)
+        run = "run"
+    return f"{re.sub(r'[^A-Za-z0-9._:+~-]', '_', run)[:100]}~{uuid.uuid4().hex[:12]}"
+
+
 def send_batch(dsn: str, base_url: str, token: str, batch: dict) -> dict:
-    """Deliver `batch` ({scan_day, index, offset, limit}); return counts for the summary."""
+    """Deliver `batch` ({scan_day, index, offset, limit, run_id, batches, model_version});
+    return counts for the summary and the alerts the service refused, with the reason.
+
+    The refused ones do not stop the others: the rest is delivered and the batch recorded
+    as done (the caller tells on-call about the refusals)."""
     day = dt.date.fromisoformat(batch["scan_day"])
+    run_id = batch.get("run_id")
     alerts = batch_alerts(dsn, day, batch["offset"], batch["limit"], batch.get("run_report_url"))
-    if not alerts:
-        return {"index": batch["index"], "accepted": 0, "created": 0, "duplicates": 0}
-    key = batch_idempotency_key(day, batch["index"], alerts)
+    result: dict = {"created": 0, "updated": 0, "duplicates": 0, "refusals": []}
     with AlertClient(base_url, token) as client:
-        result = client.send_batch(alerts, key)
-    log.info("batch %d of %s: %d alerts, %s created, %s duplicates", batch["index"], day, len(alerts),
-             result.get("created"), result.get("duplicates"))
-    return {"index": batch["index"], "accepted": len(alerts),
-            "created": int(result.get("created", 0)), "duplicates": int(result.get("duplicates", 0))}
+        if alerts:
+            key = batch_idempotency_key(day, batch["index"], alerts, run_id)
+            result = client.send_batch(alerts, key, run_id)
+        if run_id:
+            run = client.complete_run(day.isoformat(), run_id, batch["model_version"], batch["batches"],
+                                      batch["index"])
+            if run.get("complete"):
+                log.info("run %s of %s complete: %s alert(s) of the day withdrawn", run_id, day, run.get("withdrawn"))
+    refusals = [{k: r.get(k) for k in ("scan_id", "subject_id", "reason")} for r in result.get("refusals", [])]
+    log.info("batch %d of %s: %d alerts, %s created, %s updated, %s duplicates, %d refused", batch["index"], day,
+             len(alerts), result.get("created"), result.get("updated"), result.get("duplicates"), len(refusals))
+    return {"index": batch["index"], "accepted": len(alerts) - len(refusals),
+            "created": int(result.get("created", 0)), "updated": int(result.get("updated", 0)),
+            "duplicates": int(result.get("duplicates", 0)), "refused": len(refusals), "refusals": refusals}
+
+
+def complete_empty_day(base_url: str, token: str, day: str, run_id: str, model_version: str) -> dict:
+    """A run that sends no alert for its day: the service withdraws all the day's alerts."""
+    with AlertClient(base_url, token) as client:
+        run = client.complete_run(day, run_id, model_version, 0)
+    log.info("run %s of %s sent no alert: %s earlier alert(s) of the day withdrawn", run_id, day, run.get("withdrawn"))
+    return run

@@ -228,8 +228,53 @@ def test_refuses_an_empty_batch_and_nan():
     client = fast_client("http://127.0.0.1:9")
     with pytest.raises(ValueError):
         client.send_batch([], "key-1")
-    with pytest.raises(ValueError):
-        client.send_batch([{**an_alert(), "match_weight": float("nan")}], "key-1")
+    # NaN is not JSON: that alert is refused here, alone, and nothing is sent for it.
+    result = client.send_batch([{**an_alert(), "match_weight": float("nan")}], "key-1")
+    assert (result["received"], result["refused"]) == (1, 1)
+    assert result["refusals"][0]["scan_id"] == "scan-1" and "JSON" in result["refusals"][0]["reason"]
+
+
+def a_result(n: int, refusals: list[dict] | None = None) -> dict:
+    refusals = refusals or []
+    return {"received": n, "created": n - len(refusals), "updated": 0, "duplicates": 0, "refused": len(refusals),
+            "results": [], "refusals": refusals}
+
+
+def test_one_unsendable_alert_does_not_stop_the_others():
+    alerts = [an_alert("a"), {**an_alert("b"), "match_weight": float("inf")}, an_alert("c")]
+    refused_by_service = {"index": 1, "scan_id": "c", "subject_id": "W-1", "reason": "x: too long", "errors": []}
+    with ScriptedServer([Reply(202, a_result(2, [refused_by_service]))]) as server, \
+            fast_client(server.url) as client:
+        result = client.send_batch(alerts, "key-1", run_id="run-1")
+    (request,) = server.seen
+    assert json.loads(request.body) == {"alerts": [an_alert("a"), an_alert("c")], "run_id": "run-1"}
+    assert (result["received"], result["created"], result["refused"]) == (3, 1, 2)
+    # Indices of refusals are the caller's, whichever request they came back from.
+    assert [(r["index"], r["scan_id"]) for r in result["refusals"]] == [(1, "b"), (2, "c")]
+
+
+def test_batches_are_cut_to_the_service_bounds_each_with_its_own_key(monkeypatch):
+    from watchlist_screening.alerts import client as client_module
+
+    monkeypatch.setattr(client_module, "MAX_REQUEST_BYTES", 40_000)
+    alerts = [an_alert(f"s-{i}") for i in range(450)]
+    big = [{**an_alert(f"big-{i}"), "subject": {"offence": "x" * 30_000}} for i in range(3)]
+    for batch, sizes in ((alerts, [200, 200, 50]), (big, [1, 1, 1])):
+        with ScriptedServer([Reply(202, a_result(n)) for n in sizes]) as server, fast_client(server.url) as client:
+            result = client.send_batch(batch, "key-9")
+        bodies = [json.loads(seen.body)["alerts"] for seen in server.seen]
+        assert [len(b) for b in bodies] == sizes
+        assert [a["scan_id"] for b in bodies for a in b] == [a["scan_id"] for a in batch]
+        assert [seen.headers["Idempotency-Key"] for seen in server.seen] == [f'"key-9-p{n:03d}"' for n in range(3)]
+        assert (result["received"], result["created"]) == (len(batch), len(batch))
+
+
+def test_complete_run_posts_to_the_run_and_retries():
+    state = {"complete": True, "withdrawn": 2}
+    with ScriptedServer([Reply(503), Reply(200, state)]) as server, fast_client(server.url) as client:
+        assert client.complete_run("2024-05-01", "manual__x+1~ab", "m-1", 3, 2) == state
+    assert server.seen[-1].path == "/v1/days/2024-05-01/runs/manual__x%2B1~ab/complete"
+    assert json.loads(server.seen[-1].body) == {"model_version": "m-1", "batches": 3, "batch": 2}
 
 
 # --- payload -------------------------------------------------------------------------
@@ -303,6 +348,9 @@ def test_batch_key_changes_with_day_index_and_content():
     assert key != batch_idempotency_key("2024-05-02", 0, batch)
     assert key != batch_idempotency_key("2024-05-01", 1, batch)
     assert key != batch_idempotency_key("2024-05-01", 0, [build_alert(match_row(match_probability=0.5))])
+    # The run travels in the request: another run's identical batch is another request.
+    assert key != batch_idempotency_key("2024-05-01", 0, batch, "run-2") != batch_idempotency_key(
+        "2024-05-01", 0, batch, "run-3")
 
 
 # --- review labels --------------------------------------------------------------------

@@ -4,6 +4,11 @@ fast on what it cannot.
 
 Retrying a POST is safe because every batch carries an Idempotency-Key and the service
 keeps one alert per (scan_id, subject_id).
+
+A batch is sent in requests of at most MAX_ALERTS_PER_REQUEST alerts and
+MAX_REQUEST_BYTES bytes (the service refuses bigger ones with 413), and one alert the
+service refuses (or that is not JSON) never stops the others: it comes back in the
+result's `refusals` with its reason.
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import random
 import time
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -23,6 +29,11 @@ log = logging.getLogger(__name__)
 # Idempotency-Key draft) "the first request with this key is still being processed".
 _RETRYABLE_4XX = {408, 409, 429}
 _TRANSIENT_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)
+# The service's bounds are 200 alerts and 4 MiB per request; half its byte limit leaves
+# room for whatever a proxy adds.
+MAX_ALERTS_PER_REQUEST = 200
+MAX_REQUEST_BYTES = 2 * 1024 * 1024
+_COUNTS = ("received", "created", "updated", "duplicates", "refused")
 
 
 class AlertDeliveryError(RuntimeError):
@@ -75,14 +86,51 @@ class AlertClient:
     def close(self) -> None:
         self._session.close()
 
-    def send_batch(self, alerts: list[dict[str, Any]], idempotency_key: str) -> dict[str, Any]:
-        """POST one batch; returns the service's result (received/created/duplicates/results)."""
+    def send_batch(self, alerts: list[dict[str, Any]], idempotency_key: str,
+                   run_id: str | None = None) -> dict[str, Any]:
+        """POST one batch; returns the service's result: received, created, updated,
+        duplicates, refused, results (stored alerts) and refusals (index into `alerts`,
+        scan_id, subject_id, reason). `run_id` names the pipeline run sending it."""
         if not alerts:
             raise ValueError("send_batch needs at least one alert")
-        # allow_nan=False: NaN is not JSON; failing here names the cause better than a 422.
-        body = json.dumps({"alerts": alerts}, allow_nan=False).encode("utf-8")
-        headers = {"Content-Type": "application/json", "Idempotency-Key": _sf_string(idempotency_key)}
-        resp = self._request("POST", self._url, f"batch {idempotency_key}", data=body, headers=headers)
+        encoded, refusals = [], []
+        for index, alert in enumerate(alerts):
+            try:
+                # allow_nan=False: NaN is not JSON; the service would refuse the whole body.
+                encoded.append((index, json.dumps(alert, allow_nan=False)))
+            except ValueError as exc:
+                refusals.append({"index": index, "scan_id": str(alert.get("scan_id")),
+                                 "subject_id": str(alert.get("subject_id")),
+                                 "reason": f"not sendable as JSON: {exc}", "errors": []})
+        parts = _requests_of(encoded)
+        merged: dict[str, Any] = {**{k: 0 for k in _COUNTS}, "results": [], "refusals": list(refusals)}
+        for n, part in enumerate(parts):
+            key = idempotency_key if len(parts) == 1 else f"{idempotency_key}-p{n:03d}"
+            body = '{"alerts": [' + ", ".join(text for _, text in part) + "]"
+            body += f", {json.dumps('run_id')}: {json.dumps(run_id)}}}" if run_id else "}"
+            headers = {"Content-Type": "application/json", "Idempotency-Key": _sf_string(key)}
+            resp = self._request("POST", self._url, f"batch {key}", data=body.encode("utf-8"), headers=headers)
+            result = _json_result(resp, dict)
+            if len(parts) == 1 and not refusals:
+                return result  # the service's own answer, as a replay of it would be
+            for name in _COUNTS:
+                merged[name] += int(result.get(name, 0) or 0)
+            merged["results"] += result.get("results", [])
+            # The service numbers refusals within its request; the caller's are batch-wide.
+            merged["refusals"] += [{**r, "index": part[int(r["index"])][0]} for r in result.get("refusals", [])]
+        merged["received"] += len(refusals)
+        merged["refused"] += len(refusals)
+        merged["refusals"].sort(key=lambda r: r["index"])
+        return merged
+
+    def complete_run(self, day: str, run_id: str, model_version: str, batches: int,
+                     batch: int | None = None) -> dict[str, Any]:
+        """Tell the service that batch `batch` of the run is delivered (None: only ask). Once
+        all `batches` are (0 for a day without a match), it withdraws the day's alerts this
+        run did not send. Idempotent, so retried like a GET."""
+        url = f"{self._base}/v1/days/{quote(day, safe='')}/runs/{quote(run_id, safe='')}/complete"
+        body = {"model_version": model_version, "batches": batches, "batch": batch}
+        resp = self._request("POST", url, f"completion of run {run_id} for {day}", json=body)
         return _json_result(resp, dict)
 
     def fetch_review_labels(self, since: int = 0, page_size: int = 1000) -> tuple[list[dict[str, Any]], int]:
@@ -136,6 +184,19 @@ class AlertClient:
         # Exponential backoff with "equal jitter": grows every attempt, yet spreads clients out.
         ceiling = min(self.backoff_max, self.backoff_base * 2**attempt)
         return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+
+def _requests_of(encoded: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
+    """(index, JSON) of each alert cut into requests within the service's bounds."""
+    parts: list[list[tuple[int, str]]] = []
+    size = 0
+    for item in encoded:
+        if not parts or len(parts[-1]) >= MAX_ALERTS_PER_REQUEST or size + len(item[1]) + 2 > MAX_REQUEST_BYTES:
+            parts.append([])
+            size = 64
+        parts[-1].append(item)
+        size += len(item[1]) + 2
+    return parts
 
 
 def _sf_string(value: str) -> str:

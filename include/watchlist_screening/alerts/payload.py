@@ -59,15 +59,19 @@ def build_alert(row: Mapping[str, Any], *, run_report_url: str | None = None) ->
     return alert
 
 
-def batch_idempotency_key(day: dt.date | str, batch_index: int, alerts: Sequence[Mapping[str, Any]]) -> str:
+def batch_idempotency_key(day: dt.date | str, batch_index: int, alerts: Sequence[Mapping[str, Any]],
+                          run_id: str | None = None) -> str:
     """A key that is the same exactly when the batch is the same.
 
     It hashes the whole payload, not only the (scan_id, subject_id) pairs: a re-run that
     sends the same pairs with new content (another model version, another report URL)
     gets a new key and is answered pair by pair as duplicates, instead of being refused
     as "same key, different payload". A task retry resends identical bytes and replays.
+    The run is part of the request, so part of the key too.
     """
-    canonical = json.dumps(list(alerts), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    content: Any = list(alerts) if run_id is None else {"alerts": list(alerts), "run_id": run_id}
+    # allow_nan: a NaN alert is refused alone by the client, not by failing the key.
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
     return f"alerts-{_day(day)}-{batch_index:05d}-{digest}"
 
