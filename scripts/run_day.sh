@@ -9,7 +9,8 @@ log="$LOCAL_DIR/logs/run-$day.log"
 # `airflow dags test` cannot evaluate deadline alerts (Airflow 3.3); the scheduler does.
 export WATCHLIST_DEADLINE_HOURS=0
 # A day on demand is screened with what has landed: an empty day is valid, not late.
-conf=$(printf '{"date": "%s", "landing_dir": "%s", "landing_wait_minutes": 0}' "$day" "$landing")
+# Encoded, not pasted: a path holding `"` or `\` must stay one string, never add conf keys.
+conf=$(python -c 'import json, sys; print(json.dumps({"date": sys.argv[1], "landing_dir": sys.argv[2], "landing_wait_minutes": 0}))' "$day" "$landing")
 echo "[run] screening $day from $landing (Airflow log: $log)" >&2
 airflow pools set alerting_service "${ALERTING_POOL_SLOTS:-4}" "Concurrent calls to the alerting service" >/dev/null 2>&1
 if ! airflow dags test watchlist_screening "$day" --conf "$conf" >"$log" 2>&1 \

@@ -525,7 +525,8 @@ def write_run_report_for_day(dsn: str, report_dir: Path, day: dt.date, *, base_u
     counts = data.load_tables(con, dsn, day, day_watchlist_version(dsn, day))
     con.execute(f"CREATE OR REPLACE TABLE {MATCHES} (scan_id VARCHAR, subject_id VARCHAR, match_probability DOUBLE, "
                 "match_weight DOUBLE, group_id VARCHAR)")
-    con.executemany(f"INSERT INTO {MATCHES} VALUES (?, ?, ?, ?, ?)", [m[:5] for m in matches])
+    if matches:  # DuckDB's executemany refuses an empty list; most days have no match
+        con.executemany(f"INSERT INTO {MATCHES} VALUES (?, ?, ?, ?, ?)", [m[:5] for m in matches])
     summary = {"passengers": counts[data.PASSENGERS], "watchlist entries": counts[data.WATCHLIST],
                "candidate pairs": run[1] if run else None}
     return write_run_report(con, report_dir, day, stored.version, stored.model, summary=summary, base_url=base_url)

@@ -1,0 +1,123 @@
+"""Days with nothing to alert on, through the real DAG (scripts/run_day.sh = `make run`):
+a day with no files, a day with passengers but no match, a watchlist with no entry. The
+contract calls an empty day valid, and most days at most airports have no match: each must
+finish with its summary (no on-call page), after a day that trained the model. The no-match
+day's landing path holds quotes that, pasted into the Airflow conf, would redirect the run."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import psycopg
+import pytest
+
+pytestmark = [pytest.mark.e2e, pytest.mark.integration]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+# Days no other test uses (the session's alerting service holds every test's alerts).
+TRAIN_DAY, EMPTY_DAY, NO_MATCH_DAY, NO_WATCHLIST_DAY = "2031-05-01", "2031-05-02", "2031-05-03", "2031-05-04"
+# Pasted with printf into '{"landing_dir": "%s"}', this name adds a second landing_dir key.
+QUOTED = 'land "q", "landing_dir": "nowhere'
+
+
+def generate(root: Path, day: str, seed: int, sightings: int) -> Path:
+    from watchlist_screening.generator.cli import main
+
+    assert main(["--landing-dir", str(root), "--date", day, "--watchlist-size", "2000", "--airports", "LHR",
+                 "--passengers-per-airport", "2000", "--sightings", str(sightings), "--bad-lines", "0",
+                 "--seed", str(seed)]) == 0
+    return root
+
+
+@pytest.fixture(scope="module")
+def landings(tmp_path_factory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("empty-days")
+    trained = generate(base / "trained", TRAIN_DAY, seed=31, sightings=6)
+    # Other people's passengers (another seed's world) against the trained day's watchlist.
+    strangers = generate(base / "strangers", NO_MATCH_DAY, seed=32, sightings=0)
+    no_match = base / QUOTED
+    (no_match / "passengers").mkdir(parents=True)
+    shutil.copytree(trained / "watchlist", no_match / "watchlist")
+    shutil.copytree(strangers / "passengers" / NO_MATCH_DAY, no_match / "passengers" / NO_MATCH_DAY)
+    no_watchlist = base / "no-watchlist"
+    (no_watchlist / "watchlist").mkdir(parents=True)
+    (no_watchlist / "watchlist" / "watchlist.jsonl").write_bytes(b"")
+    shutil.copytree(trained / "passengers" / TRAIN_DAY, no_watchlist / "passengers" / NO_WATCHLIST_DAY)
+    for path in (no_watchlist / "passengers" / NO_WATCHLIST_DAY).iterdir():  # lines must carry their day
+        path.write_text(path.read_text().replace(f'"{TRAIN_DAY}T', f'"{NO_WATCHLIST_DAY}T'))
+    return {"trained": trained, "no_match": no_match, "no_watchlist": no_watchlist}
+
+
+@pytest.fixture(scope="module")
+def warehouse_dsn(stack_db):
+    from tests.conftest import migrated_database
+
+    with migrated_database(stack_db["WAREHOUSE_DSN"], "warehouse") as dsn:
+        yield dsn
+
+
+@pytest.fixture(scope="module")
+def run_env(stack_up, warehouse_dsn, tmp_path_factory) -> dict[str, str]:
+    airflow_home = tmp_path_factory.mktemp("airflow")
+    env = {**os.environ, "AIRFLOW_HOME": str(airflow_home),
+           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home}/airflow.db",
+           "WATCHLIST_MODEL_DIR": str(airflow_home / "models"),
+           "AIRFLOW_CONN_WAREHOUSE_POSTGRES": warehouse_dsn, "WAREHOUSE_DSN": warehouse_dsn}
+    subprocess.run(["bash", "-c", f"source {REPO_ROOT}/scripts/env.sh && airflow db migrate"], env=env,
+                   check=True, capture_output=True)
+    return env
+
+
+def run_day(day: str, landing: Path, env: dict[str, str]) -> dict:
+    done = subprocess.run([str(REPO_ROOT / "scripts" / "run_day.sh"), day, str(landing)], env=env,
+                          capture_output=True, text=True, timeout=1200)
+    assert done.returncode == 0, done.stderr[-4000:]
+    assert "ON-CALL" not in done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def lines(landing: Path, day: str) -> int:
+    return sum(len(p.read_bytes().splitlines()) for p in (landing / "passengers" / day).glob("*.jsonl"))
+
+
+def report(env: dict[str, str], day: str) -> str:
+    return (Path(env["WATCHLIST_REPORT_DIR"]) / f"run-{day}.html").read_text()
+
+
+@pytest.fixture(scope="module")
+def model_version(landings, run_env) -> str:
+    summary = run_day(TRAIN_DAY, landings["trained"], run_env)
+    assert summary["matches"] > 0
+    return summary["model_version"]
+
+
+def test_a_day_with_no_files(landings, run_env, model_version, warehouse_dsn):
+    summary = run_day(EMPTY_DAY, landings["trained"], run_env)
+    assert summary["date"] == EMPTY_DAY
+    assert (summary["passengers"], summary["quarantined"], summary["candidate_pairs"], summary["matches"],
+            summary["alerts_sent"]) == (0, 0, 0, 0, 0)
+    assert summary["model_version"] == model_version
+    assert "No alerts this day." in report(run_env, EMPTY_DAY)
+
+
+def test_a_day_with_passengers_and_no_match(landings, run_env, model_version, warehouse_dsn):
+    summary = run_day(NO_MATCH_DAY, landings["no_match"], run_env)
+    # the quoted landing path reached the DAG whole: its passengers were read
+    assert summary["passengers"] == lines(landings["no_match"], NO_MATCH_DAY) > 0
+    assert summary["candidate_pairs"] > 0
+    assert (summary["matches"], summary["alerts_sent"]) == (0, 0)
+    assert summary["model_version"] == model_version
+    assert "No alerts this day." in report(run_env, NO_MATCH_DAY)
+    with psycopg.connect(warehouse_dsn) as conn:
+        assert conn.execute("SELECT count(*) FROM warehouse.matches WHERE scan_day = %s",
+                            (NO_MATCH_DAY,)).fetchone()[0] == 0
+
+
+def test_a_watchlist_with_no_entry(landings, run_env, model_version):
+    summary = run_day(NO_WATCHLIST_DAY, landings["no_watchlist"], run_env)
+    assert summary["passengers"] == lines(landings["no_watchlist"], NO_WATCHLIST_DAY) > 0
+    assert (summary["candidate_pairs"], summary["matches"], summary["alerts_sent"]) == (0, 0, 0)
+    assert summary["model_version"] == model_version
