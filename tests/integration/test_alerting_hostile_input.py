@@ -303,3 +303,20 @@ def test_withdrawn_alerts_show_as_withdrawn_on_the_review_page(replicas):
     listed = session.get(f"{replicas[0].url}/review", params={"date": day, "status": "withdrawn"}, timeout=30).text
     assert "page-1" in listed
 
+
+
+def test_revisions_are_append_only_but_follow_a_deleted_alert(replicas, alerts_db_dsn):
+    import psycopg
+
+    day = fresh_day()
+    first = post(replicas[0].url, an_alert("rev-del", day=day)).json()["results"][0]["alert_id"]
+    post(replicas[0].url, an_alert("rev-del", day=day, model_version="model-2"))
+    with psycopg.connect(alerts_db_dsn) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("DELETE FROM alerts.alert_revisions WHERE alert_id = %s", [first])
+    with psycopg.connect(alerts_db_dsn) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("UPDATE alerts.alert_revisions SET change = 'withdrawn' WHERE alert_id = %s", [first])
+    # An operator deleting the alert itself (the e2e tests' clean-up does) takes them along.
+    with psycopg.connect(alerts_db_dsn) as conn:
+        conn.execute("DELETE FROM alerts.alerts WHERE alert_id = %s", [first])
+        assert conn.execute("SELECT count(*) FROM alerts.alert_revisions WHERE alert_id = %s",
+                            [first]).fetchone() == (0,)
