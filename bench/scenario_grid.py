@@ -16,7 +16,8 @@ is loaded with jsonl_loader and blocked with candidates.build_candidates. On the
               again at 0 to rank every candidate pair by match weight;
   face        the same candidate pairs ranked by photo cosine alone;
   supervised  gradient boosting on raw pair features, trained with labels on the training
-              day, applied to the test day (evaluation/baselines.py).
+              day (10x the sightings, matches weighed back to the test day's prevalence),
+              applied to the test day (evaluation/baselines.py).
 
 Per scenario: sighting recall and precision at the threshold (supervised: at probability
 0.5), precision at sighting recall 0.99, sighting recall at
@@ -116,7 +117,8 @@ def run_scenario(scenario: Scenario, size: Size, work_dir: Path, memory_gb: floa
     seconds = out["seconds"]
     t0 = time.perf_counter()
     test_dir = generated_day(work_dir, scenario, size, scenario.seed)
-    train_dir = generated_day(work_dir, scenario, size, scenario.train_seed)
+    train_size = dataclasses.replace(size, sightings=size.sightings * scenario.train_sightings_factor)
+    train_dir = generated_day(work_dir, scenario, train_size, scenario.train_seed)
     seconds["generate"] = round(time.perf_counter() - t0, 1)
 
     t0 = time.perf_counter()
@@ -167,7 +169,7 @@ def run_scenario(scenario: Scenario, size: Size, work_dir: Path, memory_gb: floa
     train_con, _, train_truth = load(train_dir, memory_gb)
     train_pairs = pairs.labelled_candidates(train_con, train_truth)
     train_con.close()
-    probability, notes = baselines.supervised(train_pairs, labelled)
+    probability, notes = baselines.supervised(train_pairs, labelled, 1.0 / scenario.train_sightings_factor)
     seconds["supervised"] = round(time.perf_counter() - t0, 1)
     at = metrics.at_threshold(probability, labelled.is_match, labelled.sighting, n, SUPERVISED_THRESHOLD)
     out["supervised"] = {"sighting_recall": round(at["sighting_recall"], 4), "precision": round(at["precision"], 4),

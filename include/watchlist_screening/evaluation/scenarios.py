@@ -3,7 +3,8 @@
 Each scenario is a named world (generator/world.py WORLDS): the default, one assumption
 pushed to an extreme each, and all of them together. It is generated twice: a test day
 (`seed`) on which the model is trained unsupervised and judged, and a training day
-(`train_seed`, same world) on which only the supervised baseline learns.
+(`train_seed`, same world, `train_sightings_factor` times the sightings: a few dozen matches
+are too few to learn from) on which only the supervised baseline learns.
 
 | scenario                  | what it stresses                                              |
 |---------------------------|---------------------------------------------------------------|
@@ -52,6 +53,7 @@ class Scenario:
     world: World
     seed: int = 101
     train_seed: int = 202
+    train_sightings_factor: int = 10
 
 
 GRID: tuple[Scenario, ...] = tuple(Scenario(name, world) for name, world in WORLDS.items())
