@@ -144,7 +144,7 @@ def parse_alerts(raw: bytes) -> ParsedAlerts:
     """Parse and validate a POST /v1/alerts body (CPU work: call it off the event loop).
 
     A single alert object must be valid as a whole (422 otherwise). A batch is checked for
-    its shape (422), its size (413), then alert by alert: valid alerts in `valid`, the
+    its length and shape (422), then alert by alert: valid alerts in `valid`, the
     others in `refusals` with their reasons.
     """
     data = load_json(raw)
@@ -160,7 +160,9 @@ def parse_alerts(raw: bytes) -> ParsedAlerts:
 
     items = data["alerts"]
     if isinstance(items, list) and len(items) > MAX_BATCH:
-        raise BodyRefused(413, f"{len(items)} alerts in one request; send at most {MAX_BATCH}")
+        # Counted before any alert is validated (the body's size had its 413 earlier).
+        raise BodyRefused(422, [{"loc": ["body", "batch", "alerts"], "type": "too_long",
+                                 "msg": f"{len(items)} alerts in one request; send at most {MAX_BATCH}"}])
     try:
         # The batch's shape (a list of objects, 1..MAX_BATCH, run_id, no other keys).
         batch = AlertBatch.model_validate(data)

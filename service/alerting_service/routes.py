@@ -48,11 +48,12 @@ MAX_OFFSET = 2**31 - 1
 MAX_CURSOR = 2**63 - 1
 
 _DESCRIPTIONS = {
-    400: "Unreadable request: a body that is not UTF-8 JSON, or a malformed Idempotency-Key header",
+    400: "Unreadable request: a body that is not UTF-8 (JSON routes other than POST /v1/alerts), "
+         "a malformed Content-Length or Idempotency-Key header",
     401: "Missing or unknown bearer token",
     403: "The token's role may not do this",
     404: "No such alert",
-    413: f"Request body over the size limit, or more than {MAX_BATCH} alerts in one request",
+    413: "Request body over the size limit (refused before it is parsed)",
     422: "Invalid request; `detail` names each field at fault (or the reused Idempotency-Key), never echoing the input",
     429: "Rate limit exceeded; retry after the Retry-After header's seconds",
     503: "Database unavailable; retry after the Retry-After header's seconds",
@@ -163,7 +164,7 @@ async def post_alerts(
 @api.post(
     "/v1/days/{date}/runs/{run_id}/complete",
     response_model=RunState,
-    responses=errors(422),
+    responses=errors(400, 422),
     tags=["alerts"],
     summary="A pipeline run says a batch of its day is delivered; the last one withdraws what the run no longer supports",
     description="Idempotent. When all `batches` of the run are recorded (0 for a day with no match), the "

@@ -52,6 +52,7 @@ def fuzz_db(stack_db) -> Iterator[str]:
 OPERATIONS = [
     ("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/v1/alerts"), ("GET", "/v1/alerts"),
     ("GET", "/v1/alerts/{alert_id}"), ("PATCH", "/v1/alerts/{alert_id}"), ("GET", "/v1/alerts/{alert_id}/reviews"),
+    ("GET", "/v1/alerts/{alert_id}/revisions"), ("POST", "/v1/days/{date}/runs/{run_id}/complete"),
     ("GET", "/v1/reviews"),
 ]
 EXAMPLES = 40  # per operation and mode: ~650 requests, well under a minute

@@ -310,6 +310,7 @@ def test_malformed_idempotency_key_is_400(replicas, key):
         ({"alerts": []}, ["body", "batch", "alerts"], "too_short"),
         ({"alerts": "v-1"}, ["body", "batch", "alerts"], "list_type"),
         ({"alerts": [an_alert("v-1")], "extra": 1}, ["body", "batch", "extra"], "extra_forbidden"),
+        ({"alerts": [an_alert(f"v-{i}") for i in range(201)]}, ["body", "batch", "alerts"], "too_long"),
     ],
 )
 def test_invalid_payload_is_422_naming_the_field(replicas, alerts_db_dsn, body, loc, error):
