@@ -2,6 +2,8 @@
 token roles and the payload rules that keep bad text out of PostgreSQL."""
 from __future__ import annotations
 
+import json
+
 import pytest
 from pydantic import ValidationError
 
@@ -150,3 +152,55 @@ def test_review_decision_rules():
                 {"decision": "confirmed", "reviewer": "Ann", "by": "Bob"}):
         with pytest.raises(ValidationError):
             ReviewDecision.model_validate(bad)
+
+
+# --- POST /v1/alerts bodies (payloads.py) -----------------------------------------------
+
+@pytest.mark.parametrize("body", [
+    b'{"match_weight": NaN}', b'{"match_weight": Infinity}', b'{"match_weight": -Infinity}', b'[1e400]',
+    b'[' + b"9" * 40 + b']', b"[" * 100_000, b'{"a": "\xff"}', b'{"scan_id": ',
+])
+def test_bodies_that_are_not_strict_json_are_refused_without_echo(body):
+    from alerting_service.payloads import BodyRefused, parse_alerts
+
+    with pytest.raises(BodyRefused) as caught:
+        parse_alerts(body)
+    assert caught.value.status == 422
+    detail = json.dumps(caught.value.detail, allow_nan=False)  # encodable, whatever came in
+    assert len(detail) < 500 and "9999999999" not in detail
+
+
+def test_a_batch_is_validated_alert_by_alert_and_errors_never_carry_input():
+    from alerting_service.payloads import parse_alerts
+
+    long_id = "Q" * 5_000
+    batch = {"alerts": [an_alert(), an_alert(scan_id=long_id), an_alert(subject_id="S\ud800"), 7,
+                        an_alert(scan_id="S-2", passenger={"k" * 500: 1})], "run_id": "run-1"}
+    parsed = parse_alerts(json.dumps(batch).encode())
+    assert [i for i, _ in parsed.valid] == [0] and parsed.run_id == "run-1" and parsed.received == 5
+    assert [r["index"] for r in parsed.refusals] == [1, 2, 3, 4]
+    text = json.dumps(parsed.refusals)
+    assert "QQQQ" * 60 not in text and "k" * 100 not in text  # ids and locations cut short
+    assert parsed.refusals[1]["subject_id"] == "S\\ud800"  # shown, not failing the answer
+    # The fingerprint ignores key order and number spelling, not content.
+    again = parse_alerts(json.dumps({"run_id": "run-1", "alerts": list(reversed(batch["alerts"]))[::-1]},
+                                    sort_keys=True).encode())
+    assert again.fingerprint == parsed.fingerprint
+    assert parse_alerts(json.dumps({**batch, "run_id": "run-2"}).encode()).fingerprint != parsed.fingerprint
+
+
+def test_free_text_at_the_contract_bound_is_an_alert():
+    alert = Alert.model_validate(an_alert(subject={"offence": "✓" * 2000, "caution": "𐍈" * 2000},
+                                          scan_id="s" * 128, passenger={"surname": "名" * 200}))
+    assert alert.subject["caution"] == "𐍈" * 2000
+    with pytest.raises(ValidationError):
+        Alert.model_validate(an_alert(subject={"offence": "x" * 2001}))
+
+
+def test_names_are_neutralised_for_display():
+    from alerting_service.ui import neutralise
+
+    assert neutralise("Anna Lee") == "Anna Lee"
+    assert neutralise("Lee\u202eveL\x07\u2066") == "Lee⟨U+202E⟩veL⟨U+0007⟩⟨U+2066⟩"
+    assert neutralise("می\u200cخواهم") == "می\u200cخواهم"  # a joiner shapes the word: kept
+    assert neutralise(12) == 12
