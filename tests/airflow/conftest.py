@@ -119,8 +119,8 @@ def postgres_url(conninfo: str) -> str:
 
 
 def forget_alerts(alerts_dsn: str, days: list[str]) -> None:
-    """The service is the shared local one: start from no alerts for our days (an earlier
-    session may have left some), keys included, or replays would answer for them."""
+    """The service is the session's (tests/conftest.py), shared by every test in it: start
+    from no alerts for our days, keys included, or replays would answer for them."""
     with psycopg.connect(alerts_dsn) as conn:
         for day in days:
             conn.execute("DELETE FROM alerts.idempotency_keys WHERE idempotency_key LIKE %s", (f"alerts-{day}-%",))

@@ -1,7 +1,7 @@
 """One whole day through Airflow on generated data with known truth.
 
 Runs `scripts/run_day.sh` (= `make run`: `airflow dags test` on the real DAG) against the
-real local stack, in a throw-away warehouse database and Airflow home, then scores the
+test session's stack (tests/conftest.py), in a throw-away warehouse database and Airflow home, then scores the
 alerts the service holds against the generator's truth. Runs the same day twice to prove
 re-runs replace rows and never duplicate alerts.
 """
@@ -39,8 +39,8 @@ def landing(tmp_path_factory) -> Path:
 
 
 def forget_alerts_of_the_day(alerts_dsn: str) -> None:
-    """The service is the shared local one: start from no alerts for our day (an earlier
-    session may have left some), keys included, or replays would answer for them."""
+    """The service is the session's (tests/conftest.py), shared by every test in it: start
+    from no alerts for our day, keys included, or replays would answer for them."""
     with psycopg.connect(alerts_dsn) as conn:
         conn.execute("DELETE FROM alerts.idempotency_keys WHERE idempotency_key LIKE %s", (f"alerts-{DAY}-%",))
         conn.execute("DELETE FROM alerts.alerts WHERE date = %s", (DAY,))
