@@ -26,10 +26,6 @@ from watchlist_screening.normalise.rules import DATE_TIME_PATTERN, date_time_of_
 from watchlist_screening.normalise.validate import BOM, too_deep
 
 _DATE_TIME_TEXT = Annotated[str, msgspec.Meta(pattern=rf"\A{DATE_TIME_PATTERN}\Z")]
-# A decoded string can only hold NUL where the line has this escape (JSON forbids a raw
-# control character in a string): the one substring search that spares every other line
-# a look at each of its strings.
-_NUL_ESCAPE = "\\u0000"
 
 
 def _string(field: Field) -> Any:
@@ -87,15 +83,21 @@ _ALIASES = next(f for f in c.WATCHLIST_FIELDS if f.kind is Kind.ALIASES)
 ALIAS_DECODER = msgspec.json.Decoder(Annotated[list[AliasRecord], msgspec.Meta(max_length=_ALIASES.max_items)])
 
 
-def _names_hold_nul(record: msgspec.Struct, fields: tuple[Field, ...]) -> bool:
-    """Whether a string field that must not hold NUL does (free text may: it is kept)."""
-    for field in fields:
-        value = getattr(record, field.name)
-        if field.kind is Kind.STRING and not field.cut_beyond_bound and value is not None and "\x00" in value:
+def _nul_free(fields: tuple[Field, ...]) -> list[str]:
+    """The fields that must not hold NUL (names: see validate.py); free text may, as it is
+    kept (with NUL replaced) whatever it holds."""
+    return [f.name for f in fields if f.kind is Kind.STRING and not f.cut_beyond_bound]
+
+
+_ALIAS_NAMES = _nul_free(c.ALIAS_FIELDS)
+
+
+def _holds_nul(record: msgspec.Struct, names: list[str]) -> bool:
+    # A few short strings per line: cheaper than searching the whole line for the escape.
+    for name in names:
+        value = getattr(record, name)
+        if value is not None and "\x00" in value:
             return True
-        if field.kind is Kind.ALIASES and value is not None:
-            if any(_names_hold_nul(alias, c.ALIAS_FIELDS) for alias in value[1]):
-                return True
     return False
 
 
@@ -107,15 +109,19 @@ class Tier1:
         self._decoder = msgspec.json.Decoder(record)
         self._date_times = [f.name for f in fields if f.kind is Kind.DATETIME]
         self._aliases = [f.name for f in fields if f.kind is Kind.ALIASES]
+        self._nul_free = _nul_free(fields)
 
     def __reduce__(self):
         # Decoders cannot be pickled: Spark ships the recipe to its Python workers.
         return Tier1, self._args
 
-    def decode(self, text: str) -> msgspec.Struct | None:
+    def decode(self, text: str, openers: int | None = None) -> msgspec.Struct | None:
+        """`openers`: the line's count of '[' and '{', if known (validate.too_deep)."""
         if text.startswith(BOM):
             text = text[1:]
-        if too_deep(text):
+        # msgspec's RecursionError comes at a depth that depends on the caller's stack;
+        # a fixed bound makes both tiers agree on every line.
+        if too_deep(text, openers):
             return None
         try:
             record = self._decoder.decode(text)
@@ -127,8 +133,12 @@ class Tier1:
                     setattr(record, name, (bytes(raw).decode(), ALIAS_DECODER.decode(raw)))
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
             return None
-        if _NUL_ESCAPE in text and _names_hold_nul(record, self._args[1]):
+        if _holds_nul(record, self._nul_free):
             return None
+        for name in self._aliases:
+            aliases = getattr(record, name)
+            if aliases is not None and any(_holds_nul(alias, _ALIAS_NAMES) for alias in aliases[1]):
+                return None
         for name in self._date_times:
             text = getattr(record, name)
             if text is not None:

@@ -50,8 +50,6 @@ def shown(value: str) -> str:
 def nesting_depth(text: str) -> int:
     """How deep arrays and objects nest in a line, outside its strings; exact for JSON,
     and a fixed number for anything else."""
-    if text.count("[") + text.count("{") <= c.MAX_NESTING:   # the usual line: no deeper than that
-        return 0
     depth = deepest = 0
     for bracket in _BRACKETS.findall(_STRING.sub("", text)):
         if bracket in "[{":
@@ -62,8 +60,13 @@ def nesting_depth(text: str) -> int:
     return deepest
 
 
-def too_deep(text: str) -> bool:
-    return nesting_depth(text) > c.MAX_NESTING
+def too_deep(text: str, openers: int | None = None) -> bool:
+    """Whether a line nests beyond MAX_NESTING. `openers`, its count of '[' and '{' when
+    known (finish.py counts a whole batch at once), spares the usual line any look:
+    fewer openers cannot nest deeper."""
+    if openers is None:
+        openers = text.count("[") + text.count("{")
+    return openers > c.MAX_NESTING and nesting_depth(text) > c.MAX_NESTING
 
 
 def _reject_constant(name: str) -> None:
