@@ -144,14 +144,16 @@ def plan_alert_batches(prepared: dict, scored: dict) -> list[dict]:
     report = run_report_url(prepared["scan_day"])
     from watchlist_screening.fanout import complete_empty_day, new_run_id
 
+    # The service orders a day's runs by when they were planned: only the newest withdraws.
     run_id, model = new_run_id(), scored.get("model_version") or "unknown"
+    planned_at = dt.datetime.now(dt.timezone.utc).isoformat()
     offsets = range(0, total, size)
     if not offsets:
         # No batch will run: the withdrawal of the day's earlier alerts happens here.
         endpoint = alerting_endpoint()
-        complete_empty_day(endpoint.base_url, endpoint.token, prepared["scan_day"], run_id, model)
+        complete_empty_day(endpoint.base_url, endpoint.token, prepared["scan_day"], run_id, model, planned_at)
     return [{"scan_day": prepared["scan_day"], "index": i, "offset": off, "limit": size, "run_report_url": report,
-             "run_id": run_id, "batches": len(offsets), "model_version": model}
+             "run_id": run_id, "batches": len(offsets), "model_version": model, "planned_at": planned_at}
             for i, off in enumerate(offsets)]
 
 

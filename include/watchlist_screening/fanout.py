@@ -17,7 +17,7 @@ import uuid
 import psycopg
 from psycopg.rows import dict_row
 
-from watchlist_screening.alerts.client import AlertClient
+from watchlist_screening.alerts.client import AlertClient, NonRetryableAlertError
 from watchlist_screening.alerts.payload import PASSENGER_FIELDS, SUBJECT_FIELDS, batch_idempotency_key, build_alert
 from watchlist_screening.linkage.report_links import alert_report_url
 
@@ -71,10 +71,19 @@ def send_batch(dsn: str, base_url: str, token: str, batch: dict) -> dict:
     with AlertClient(base_url, token) as client:
         if alerts:
             key = batch_idempotency_key(day, batch["index"], alerts, run_id)
-            result = client.send_batch(alerts, key, run_id)
+            try:
+                result = client.send_batch(alerts, key, run_id, run_planned_at=batch.get("planned_at"))
+            except NonRetryableAlertError as exc:
+                if exc.status != 410:
+                    raise
+                # The day was re-run since this plan: the newer run's alerts stand.
+                log.warning("batch %d of %s not sent: run %s was superseded by a later run of the day",
+                            batch["index"], day, run_id)
+                return {"index": batch["index"], "accepted": 0, "created": 0, "updated": 0, "duplicates": 0,
+                        "refused": 0, "refusals": [], "superseded": True}
         if run_id:
             run = client.complete_run(day.isoformat(), run_id, batch["model_version"], batch["batches"],
-                                      batch["index"])
+                                      batch["index"], planned_at=batch.get("planned_at"))
             if run.get("complete"):
                 log.info("run %s of %s complete: %s alert(s) of the day withdrawn", run_id, day, run.get("withdrawn"))
     refusals = [{k: r.get(k) for k in ("scan_id", "subject_id", "reason")} for r in result.get("refusals", [])]
@@ -85,9 +94,11 @@ def send_batch(dsn: str, base_url: str, token: str, batch: dict) -> dict:
             "duplicates": int(result.get("duplicates", 0)), "refused": len(refusals), "refusals": refusals}
 
 
-def complete_empty_day(base_url: str, token: str, day: str, run_id: str, model_version: str) -> dict:
+def complete_empty_day(base_url: str, token: str, day: str, run_id: str, model_version: str,
+                       planned_at: str | None = None) -> dict:
     """A run that sends no alert for its day: the service withdraws all the day's alerts."""
     with AlertClient(base_url, token) as client:
-        run = client.complete_run(day, run_id, model_version, 0)
-    log.info("run %s of %s sent no alert: %s earlier alert(s) of the day withdrawn", run_id, day, run.get("withdrawn"))
+        run = client.complete_run(day, run_id, model_version, 0, planned_at=planned_at)
+    log.info("run %s of %s sends no alert: %s earlier alert(s) of the day withdrawn", run_id, day,
+             run.get("withdrawn"))
     return run

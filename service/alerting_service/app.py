@@ -21,6 +21,7 @@ from alerting_service.auth import Role, TokenAuthority
 from alerting_service.config import Settings
 from alerting_service.auth import unauthorized_response
 from alerting_service.idempotency import IdempotencyKeyReused
+from alerting_service.ingest import RunSuperseded
 from alerting_service.metrics import Metrics
 from alerting_service.payloads import safe_errors
 from alerting_service.ratelimit import RateLimited, RateLimiter
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.openapi = lambda: _openapi(app)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(IdempotencyKeyReused, _idempotency_key_reused)
+    app.add_exception_handler(RunSuperseded, _run_superseded)
     app.add_exception_handler(RateLimited, _rate_limited)
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     app.add_exception_handler(PoolTimeout, _database_unavailable)
@@ -134,6 +136,10 @@ async def _invalid_request(request: Request, exc: RequestValidationError) -> JSO
 
 async def _idempotency_key_reused(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status.HTTP_422_UNPROCESSABLE_CONTENT)
+
+
+async def _run_superseded(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status.HTTP_410_GONE)
 
 
 async def _rate_limited(request: Request, exc: RateLimited) -> JSONResponse:

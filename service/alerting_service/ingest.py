@@ -28,6 +28,11 @@ def alert_id(scan_id: str, subject_id: str) -> uuid.UUID:
     return uuid.uuid5(_ALERT_NAMESPACE, json.dumps([scan_id, subject_id]))
 
 
+class RunSuperseded(Exception):
+    def __init__(self, day: Any, run_id: str):
+        super().__init__(f"run {run_id} of {day} was superseded by a later run of the day; its alerts are not stored")
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: int
@@ -75,7 +80,11 @@ async def _store_alerts(conn: AsyncConnection, parsed: ParsedAlerts) -> dict[str
         first.setdefault(i, a)
     if parsed.run_id:
         for day in sorted({a.date for a in alerts}):
-            await store.register_run(conn, day, parsed.run_id)
+            await store.register_run(conn, day, parsed.run_id, parsed.run_planned_at)
+            if await store.run_superseded(conn, day, parsed.run_id):
+                # A late batch of an older run (a task cleared after the day was re-run) must
+                # not bring back what the newer run withdrew, nor undo its updates.
+                raise RunSuperseded(day, parsed.run_id)
     inserted = await store.insert_alerts(conn, list(first.items()), parsed.run_id)
     updated = await store.update_alerts(conn, [(i, a) for i, a in first.items() if i not in inserted],
                                         parsed.run_id)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -125,6 +126,8 @@ class AlertBatch(BaseModel):
                                        description="Alert objects (see Alert); each is accepted or refused on its own")]
     run_id: RunId | None = Field(default=None, description="the pipeline run sending the batch; "
                                  "POST /v1/days/{date}/runs/{run_id}/complete withdraws the day's alerts it did not send")
+    run_planned_at: AwareDatetime | None = Field(
+        default=None, description="when the run was planned: a day's runs are ordered by it (default: first heard of)")
 
 
 def _payload_kind(value: Any) -> str:
@@ -186,6 +189,8 @@ class RunCompletion(BaseModel):
     batches: Annotated[StrictInt, Field(ge=0, le=100_000, description="how many batches the run sends for the day")]
     batch: Annotated[StrictInt, Field(ge=0, lt=100_000)] | None = Field(
         default=None, description="the batch now delivered (none: only asks for the state)")
+    planned_at: AwareDatetime | None = Field(
+        default=None, description="when the run was planned: a day's runs are ordered by it (default: first heard of)")
 
 
 class RunState(BaseModel):

@@ -44,6 +44,7 @@ class ParsedAlerts:
     valid: list[tuple[int, Alert]] = field(default_factory=list)
     refusals: list[dict[str, Any]] = field(default_factory=list)
     run_id: str | None = None
+    run_planned_at: Any = None
     fingerprint: str = ""
 
 
@@ -169,7 +170,7 @@ def parse_alerts(raw: bytes) -> ParsedAlerts:
     except ValidationError as exc:
         raise BodyRefused(422, safe_errors(exc.errors(include_url=False, include_context=False,
                                                       include_input=False), ("body", "batch"))) from None
-    parsed = ParsedAlerts("batch", len(batch.alerts), run_id=batch.run_id)
+    parsed = ParsedAlerts("batch", len(batch.alerts), run_id=batch.run_id, run_planned_at=batch.run_planned_at)
     canonical: list[Any] = []
     for index, item in enumerate(batch.alerts):
         try:
@@ -183,6 +184,7 @@ def parse_alerts(raw: bytes) -> ParsedAlerts:
     # Same request again = same validated content: key order, whitespace and number spelling
     # (1 vs 1.0) of a retry do not make it look like another request.
     parsed.fingerprint = hashlib.sha256(
-        _canonical({"alerts": canonical, "run_id": batch.run_id}).encode("utf-8", "backslashreplace")
+        _canonical({"alerts": canonical, "run_id": batch.run_id, "run_planned_at": batch.run_planned_at
+                    and batch.run_planned_at.isoformat()}).encode("utf-8", "backslashreplace")
     ).hexdigest()
     return parsed

@@ -53,6 +53,7 @@ _DESCRIPTIONS = {
     401: "Missing or unknown bearer token",
     403: "The token's role may not do this",
     404: "No such alert",
+    410: "The batch's run_id was superseded by a later run of the day: nothing stored",
     413: "Request body over the size limit (refused before it is parsed)",
     422: "Invalid request; `detail` names each field at fault (or the reused Idempotency-Key), never echoing the input",
     429: "Rate limit exceeded; retry after the Retry-After header's seconds",
@@ -115,7 +116,7 @@ PAYLOAD_SCHEMAS = _PAYLOAD_SCHEMA.pop("$defs", {})
     "/v1/alerts",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=IngestResult,
-    responses=errors(400, 413, 422),
+    responses=errors(400, 410, 413, 422),
     tags=["alerts"],
     summary="Send one alert or a batch {'alerts': [...], 'run_id': ...}",
     description="One alert per (scan_id, subject_id): a repeat is answered as a duplicate with the "
@@ -179,7 +180,7 @@ async def complete_run(
     _: Annotated[Principal, Depends(require(Role.PIPELINE))],
 ) -> dict:
     return await runs.complete_batch(request.app.state.pool, date, run_id, body.model_version, body.batches,
-                                     body.batch)
+                                     body.batch, body.planned_at)
 
 
 @api.get(

@@ -5,8 +5,9 @@ A run sends its batches with its run_id (each alert it sends records that run), 
 of each batch that it is delivered (POST /v1/days/{date}/runs/{run_id}/complete). When every
 batch of the run is delivered, the day's active alerts that another run sent are withdrawn,
 once, recording the run and model that withdrew them. A day with no match completes with
-0 batches and withdraws all the day's alerts. Only the day's newest run withdraws, so an old
-run finishing late cannot withdraw what a newer one sent.
+0 batches and withdraws all the day's alerts. Only the day's newest run (by when it was
+planned) withdraws, so an old run finishing late cannot withdraw what a newer one sent, and
+an old run's late batches are refused (410).
 """
 from __future__ import annotations
 
@@ -37,14 +38,14 @@ RETURNING a.alert_id
 
 
 async def complete_batch(pool: AsyncConnectionPool, day: dt.date, run_id: str, model_version: str,
-                         batches: int, batch: int | None) -> dict[str, Any]:
+                         batches: int, batch: int | None, planned_at: dt.datetime | None = None) -> dict[str, Any]:
     """Record `batch` of the run as delivered; withdraw once the run's `batches` are all in."""
     async with pool.connection() as conn, conn.transaction():
         # One day's completions one at a time: two replicas finishing its last two batches
         # at once must not both miss (or both do) the withdrawal.
         await conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('alerts-day:' || %s::text, 0))",
                            [day.isoformat()])
-        await register_run(conn, day, run_id)
+        await register_run(conn, day, run_id, planned_at)
         await conn.execute(
             "UPDATE alerts.runs SET model_version = %s, batches = %s WHERE date = %s AND run_id = %s",
             [model_version, batches, day, run_id])

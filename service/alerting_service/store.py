@@ -131,9 +131,19 @@ async def update_alerts(conn: AsyncConnection, alerts: list[tuple[uuid.UUID, Ale
     return {row["alert_id"] for row in await cur.fetchall() if row["changed"]}
 
 
-async def register_run(conn: AsyncConnection, day: dt.date, run_id: str) -> None:
-    await conn.execute("INSERT INTO alerts.runs (date, run_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                       [day, run_id])
+async def register_run(conn: AsyncConnection, day: dt.date, run_id: str, planned_at: dt.datetime | None) -> None:
+    """Record the run once; its start is when it was planned, or else when first heard of."""
+    await conn.execute(
+        "INSERT INTO alerts.runs (date, run_id, started_at) VALUES (%s, %s, coalesce(%s, clock_timestamp())) "
+        "ON CONFLICT DO NOTHING", [day, run_id, planned_at])
+
+
+async def run_superseded(conn: AsyncConnection, day: dt.date, run_id: str) -> bool:
+    """Whether a later run of the day exists (the day's newest run is the one that counts)."""
+    cur = await conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM alerts.runs r JOIN alerts.runs n ON n.date = r.date AND n.run_id <> r.run_id "
+        "AND n.started_at > r.started_at WHERE r.date = %s AND r.run_id = %s) AS superseded", [day, run_id])
+    return (await cur.fetchone())["superseded"]
 
 
 async def revisions(conn: AsyncConnection, alert_id: uuid.UUID) -> list[dict[str, Any]]:

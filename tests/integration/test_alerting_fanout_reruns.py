@@ -64,12 +64,16 @@ def pipeline(replicas, warehouse_dsn, monkeypatch, tmp_path):
     return replicas[1].url
 
 
-def run_fan_out(model: str, matches: int) -> tuple[list[dict], list[str]]:
+def plan(model: str, matches: int) -> list[dict]:
+    return day_tasks.plan_alert_batches({"scan_day": DAY.isoformat(), "dry_run": False},
+                                        {"matches": matches, "model_version": model})
+
+
+def run_fan_out(model: str, matches: int, batches: list[dict] | None = None) -> tuple[list[dict], list[str]]:
     """plan_alert_batches then every mapped send_alerts; returns results and failures."""
     from airflow.sdk.exceptions import AirflowFailException
 
-    batches = day_tasks.plan_alert_batches({"scan_day": DAY.isoformat(), "dry_run": False},
-                                           {"matches": matches, "model_version": model})
+    batches = plan(model, matches) if batches is None else batches
     sent, failures = [], []
     for batch in batches:
         try:
@@ -104,10 +108,14 @@ def test_fan_out_refuses_one_alert_and_reruns_update_and_withdraw(pipeline, ware
     decided = alerts[("P-3", "S-1")]["alert_id"]
     assert patch(pipeline, decided, {"decision": "confirmed", "reviewer": "Ann"}).status_code == 200
 
+    # A plan of model-1 made before the re-run, whose batches only get sent after it.
+    stale_plan = plan("model-1", len(first))
+
     # A re-run with another model that no longer supports P-3 and P-5.
     second = [("P-1", "S-1", 0.98), ("P-2", "S-2", 0.96), ("P-6", "S-2", 0.9)]
     load_day(warehouse_dsn, subjects, second, "model-2")
-    sent, failures = run_fan_out("model-2", len(second))
+    second_plan = plan("model-2", len(second))
+    sent, failures = run_fan_out("model-2", len(second), second_plan)
     assert failures == [] and sum(s["accepted"] for s in sent) == 3
     alerts = listed(pipeline)
     assert len(alerts) == 5  # nothing deleted, nothing doubled
@@ -119,9 +127,12 @@ def test_fan_out_refuses_one_alert_and_reruns_update_and_withdraw(pipeline, ware
     assert (gone["status"], gone["review_status"], gone["withdrawn_by_model"]) == ("withdrawn", "confirmed", "model-2")
     assert gone["withdrawn_by_run"] == alerts[("P-1", "S-1")]["run_id"]
 
-    # Sending the same run's batches again (task retries) changes nothing.
+    # Sending the same run's batches again (task retries) changes nothing; the older plan's
+    # batches, sent late (a cleared task), are skipped without failing and change nothing.
     before = listed(pipeline)
-    load_day(warehouse_dsn, subjects, second, "model-2")
+    assert run_fan_out("model-2", len(second), second_plan)[1] == []
+    sent, failures = run_fan_out("model-1", len(first), stale_plan)
+    assert failures == [] and all(s.get("superseded") for s in sent[:2])
     assert listed(pipeline) == before
 
     # A re-run that finds no match at all withdraws every alert of the day.

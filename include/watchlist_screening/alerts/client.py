@@ -87,10 +87,11 @@ class AlertClient:
         self._session.close()
 
     def send_batch(self, alerts: list[dict[str, Any]], idempotency_key: str,
-                   run_id: str | None = None) -> dict[str, Any]:
+                   run_id: str | None = None, run_planned_at: str | None = None) -> dict[str, Any]:
         """POST one batch; returns the service's result: received, created, updated,
         duplicates, refused, results (stored alerts) and refusals (index into `alerts`,
-        scan_id, subject_id, reason). `run_id` names the pipeline run sending it."""
+        scan_id, subject_id, reason). `run_id` names the pipeline run sending it, planned at
+        `run_planned_at` (ISO 8601; orders the day's runs)."""
         if not alerts:
             raise ValueError("send_batch needs at least one alert")
         encoded, refusals = [], []
@@ -107,7 +108,8 @@ class AlertClient:
         for n, part in enumerate(parts):
             key = idempotency_key if len(parts) == 1 else f"{idempotency_key}-p{n:03d}"
             body = '{"alerts": [' + ", ".join(text for _, text in part) + "]"
-            body += f", {json.dumps('run_id')}: {json.dumps(run_id)}}}" if run_id else "}"
+            run = {"run_id": run_id, "run_planned_at": run_planned_at} if run_id else {}
+            body += "".join(f", {json.dumps(k)}: {json.dumps(v)}" for k, v in run.items() if v) + "}"
             headers = {"Content-Type": "application/json", "Idempotency-Key": _sf_string(key)}
             resp = self._request("POST", self._url, f"batch {key}", data=body.encode("utf-8"), headers=headers)
             result = _json_result(resp, dict)
@@ -124,12 +126,14 @@ class AlertClient:
         return merged
 
     def complete_run(self, day: str, run_id: str, model_version: str, batches: int,
-                     batch: int | None = None) -> dict[str, Any]:
+                     batch: int | None = None, planned_at: str | None = None) -> dict[str, Any]:
         """Tell the service that batch `batch` of the run is delivered (None: only ask). Once
         all `batches` are (0 for a day without a match), it withdraws the day's alerts this
         run did not send. Idempotent, so retried like a GET."""
         url = f"{self._base}/v1/days/{quote(day, safe='')}/runs/{quote(run_id, safe='')}/complete"
         body = {"model_version": model_version, "batches": batches, "batch": batch}
+        if planned_at:
+            body["planned_at"] = planned_at
         resp = self._request("POST", url, f"completion of run {run_id} for {day}", json=body)
         return _json_result(resp, dict)
 
