@@ -52,8 +52,9 @@ release_state_dir() {
 }
 
 # PostgreSQL refuses to run as root: run its tools as the `postgres` system user then.
+# From /: postgres may not be able to enter the caller's directory (a clone in root's home).
 as_pg() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # A secret generated once per checkout and kept under .local (never committed).
