@@ -33,6 +33,9 @@ class Settings:
     alert_batch_size: int
     max_quarantine_share: float
     model_max_age_days: int
+    # "priors" (stated m priors refined from data, training.py) or "em" (every parameter
+    # estimated from the day, em_training.py)
+    training_method: str = "priors"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -51,4 +54,5 @@ class Settings:
             alert_batch_size=int(_env("WATCHLIST_ALERT_BATCH_SIZE", "200")),
             max_quarantine_share=float(_env("WATCHLIST_MAX_QUARANTINE_SHARE", "0.2")),
             model_max_age_days=int(_env("WATCHLIST_MODEL_MAX_AGE_DAYS", "30")),
+            training_method=_env("WATCHLIST_TRAINING_METHOD", "priors"),
         )

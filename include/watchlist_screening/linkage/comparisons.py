@@ -1,4 +1,4 @@
-"""The Fellegi-Sunter comparisons and the stated priors for their m probabilities.
+"""The Fellegi-Sunter comparisons and the stated priors of the prior-based trainer.
 
 Wanted people can change their name, date and place of birth and nationality, but not
 their face, sex, height or eye colour, so the physical comparisons carry the weight and
@@ -9,22 +9,28 @@ levels in the same order, so a model trained on DuckDB scores identically on Spa
 """
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 
-# Cosine similarity of L2-normalised photo embeddings, highest level first.
+# Cosine similarity of L2-normalised photo embeddings, highest level first: the stated
+# levels of the prior-based trainer (training.py). The EM trainer (em_training.py) chooses
+# them per day from the data (photo_levels.py) and passes them to comparisons().
 PHOTO_THRESHOLDS = (0.85, 0.8, 0.75, 0.7, 0.65, 0.6, 0.5)
+DEFAULT_PHOTO_THRESHOLDS = PHOTO_THRESHOLDS
 HEIGHT_DIFFERENCES_CM = (2, 4, 7, 10)
 # A forged birth date must still fit the face, whose apparent age an officer (or a face
 # model) reads to within about five years: a wanted person's new date stays that close,
 # a look-alike's is anyone's. Measured at scale a: precision 0.950 -> 0.963 at the same
-# recall (bench/results/linkage.json).
+# recall (bench/results/linkage.json). The EM trainer estimates this level's m.
 DOB_PLAUSIBLE_YEARS = 5
 CONFUSABLE_EYE_COLOURS = (("hazel", "brown", "amber"), ("grey", "blue"))
 
 PHOTO = "face_embedding"
+PHOTO_LABEL = "Cosine similarity of " + PHOTO + " >= {threshold}"
+_PHOTO_LEVEL = re.compile(r">= (-?[0-9.]+)$")
 
 Dialect = Literal["duckdb", "spark"]
 # The Spark engine's name similarity: the best DuckDB jaro_winkler_similarity over all
@@ -32,9 +38,9 @@ Dialect = Literal["duckdb", "spark"]
 SPARK_BEST_JARO_WINKLER = "best_jaro_winkler"
 SPARK_PHOTO_COSINE = "photo_cosine"
 
-# m = P(level | same person), one value per non-null level, in level order. These are
-# the priors a reviewer can read and challenge; training replaces those it can estimate
-# from data (see training.py) and records where each value came from.
+# m = P(level | same person), one value per non-null level, in level order: the stated
+# priors of the prior-based trainer (training.py), which replaces those it can estimate
+# and records where each value came from. The EM trainer does not use them.
 M_PRIORS: dict[str, list[float]] = {
     # a face model's genuine-pair similarity: mostly high, a tail of poor photos; a photo
     # of the person that does not resemble their listing at all means a wrong photo
@@ -53,6 +59,15 @@ M_PRIORS: dict[str, list[float]] = {
     "place_of_birth": [0.35, 0.65],
     "nationality": [0.45, 0.55],
 }
+
+
+def photo_thresholds_of(model: dict) -> tuple[float, ...]:
+    """The photo level boundaries a trained model (Splink JSON) was built with."""
+    for comparison in model["comparisons"]:
+        if comparison["output_column_name"] == PHOTO:
+            found = [_PHOTO_LEVEL.search(level.get("label_for_charts", "")) for level in comparison["comparison_levels"]]
+            return tuple(float(f.group(1)) for f in found if f)
+    raise KeyError(PHOTO)
 
 
 def _eye_confusion_sql() -> str:
@@ -109,26 +124,29 @@ def _same_surname(term_frequencies: bool):
     return level
 
 
-def _photo(dialect: Dialect):
-    if dialect != "spark":
-        return cl.CosineSimilarityAtThresholds(PHOTO, list(PHOTO_THRESHOLDS))
-    # Splink's Spark SQL recomputes the cosine for every level with three interpreted
-    # higher-order aggregates over 128 floats: 850k pairs took over 10 min on 2 cores. A
-    # vectorised UDF (spark_linkage.py) computes it in numpy; same levels, same labels.
-    cosine = f"{SPARK_PHOTO_COSINE}({PHOTO}_l, {PHOTO}_r)"
+def _photo(thresholds: tuple[float, ...], dialect: Dialect):
+    # Custom levels on both backends: Splink's CosineSimilarityAtThresholds takes no
+    # negative threshold, and the impostor median of a face model can be one. On Spark,
+    # Splink's SQL recomputes the cosine per level with interpreted array aggregates (over
+    # 10 min for 850k pairs on 2 cores); a vectorised UDF (spark_linkage.py) does it in numpy.
+    if list(thresholds) != sorted(set(thresholds), reverse=True):
+        raise ValueError(f"photo thresholds must be distinct and descending, got {thresholds}")
+    cosine = (f"{SPARK_PHOTO_COSINE}({PHOTO}_l, {PHOTO}_r)" if dialect == "spark"
+              else f"array_cosine_similarity({PHOTO}_l, {PHOTO}_r)")
     return cl.CustomComparison(
         output_column_name=PHOTO,
         comparison_levels=[
             cll.NullLevel(PHOTO),
-            *[cll.CustomLevel(f"{cosine} >= {t}", f"Cosine similarity of {PHOTO} >= {t}") for t in PHOTO_THRESHOLDS],
+            *[cll.CustomLevel(f"{cosine} >= {t}", PHOTO_LABEL.format(threshold=t)) for t in thresholds],
             cll.ElseLevel(),
         ],
         comparison_description="CosineSimilarityAtThresholds",
     )
 
 
-def comparisons(surname_term_frequencies: bool = False, dialect: Dialect = "duckdb") -> list:
-    """Comparisons in a fixed order; M_PRIORS and training rely on the level order.
+def comparisons(surname_term_frequencies: bool = False, dialect: Dialect = "duckdb",
+                photo_thresholds: tuple[float, ...] = DEFAULT_PHOTO_THRESHOLDS) -> list:
+    """Comparisons in a fixed order; training and the Spark engine rely on the level order.
 
     `surname_term_frequencies` is off by default: measured at scale a it did not help
     (bench/results/linkage.json, "tf_surname"). `dialect` is the SQL dialect of the
@@ -136,7 +154,7 @@ def comparisons(surname_term_frequencies: bool = False, dialect: Dialect = "duck
     if dialect not in ("duckdb", "spark"):
         raise ValueError(f"unsupported dialect {dialect!r}")
     return [
-        _photo(dialect),
+        _photo(tuple(photo_thresholds), dialect),
         cl.ExactMatch("sex"),
         cl.CustomComparison(
             output_column_name="height_cm",

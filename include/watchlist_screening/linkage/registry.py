@@ -22,6 +22,7 @@ class StoredModel:
     training_from: dt.date
     training_to: dt.date
     model: dict
+    watchlist_version: int | None = None
 
 
 def model_version(model: dict, training_to: dt.date) -> str:
@@ -58,7 +59,8 @@ def training_notes(dsn: str, version: str) -> dict:
 
 def load_model(dsn: str, version: str | None = None) -> StoredModel | None:
     """The named model, or the most recently trained one; None if there is none."""
-    query = "SELECT model_version, trained_at, training_from, training_to, model_json FROM warehouse.models"
+    query = ("SELECT model_version, trained_at, training_from, training_to, model_json, watchlist_version "
+             "FROM warehouse.models")
     with psycopg.connect(dsn) as conn:
         if version:
             row = conn.execute(query + " WHERE model_version = %s", (version,)).fetchone()

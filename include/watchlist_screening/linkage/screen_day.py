@@ -79,7 +79,7 @@ def _prepared(dsn: str, day: dt.date, watchlist_version: int, config: candidates
 def ensure_model(dsn: str, day: dt.date, model_dir: Path, retrain: bool = False, max_age_days: int = 30,
                  candidate_config: candidates.CandidateConfig = candidates.CandidateConfig(), *,
                  labels: list[dict] | None = None, match_threshold: float | None = None,
-                 engine: str | None = None) -> str:
+                 engine: str | None = None, method: str | None = None) -> str:
     """Return the model version to score `day` with, training one from the day if asked,
     if there is none, if the current one is older than `max_age_days`, or if `labels`
     (reviewer decisions as AlertClient.fetch_review_labels returns them) hold decisions the
@@ -90,24 +90,30 @@ def ensure_model(dsn: str, day: dt.date, model_dir: Path, retrain: bool = False,
     search runs."""
     current = registry.load_model(dsn)
     label_set = reviewer_labels.fingerprint(labels)
+    watchlist_version = day_watchlist_version(dsn, day)
     if current and not retrain:
         age = (dt.datetime.now(dt.timezone.utc) - current.trained_at).days
         seen = registry.training_notes(dsn, current.version).get("labels", {}).get("fingerprint")
         if age > max_age_days:
             log.info("model %s is %d days old (> %d): retraining", current.version, age, max_age_days)
+        elif current.watchlist_version != watchlist_version:
+            # u, λ and the photo levels describe the list the model was fitted on: another
+            # list (other people, other size) makes them wrong before any day is scored.
+            log.info("model %s was fitted on watchlist version %s, the day has version %s: retraining",
+                     current.version, current.watchlist_version, watchlist_version)
         elif label_set is not None and label_set != seen:
             log.info("model %s has not seen the current reviewer labels: retraining", current.version)
         else:
-            log.info("reusing model %s (trained %d days ago)", current.version, age)
+            log.info("reusing model %s (trained %d days ago on watchlist version %s, the day's): "
+                     "no newer labels, within %d days", current.version, age, watchlist_version, max_age_days)
             return current.version
-    watchlist_version = day_watchlist_version(dsn, day)
     con, counts = _prepared(dsn, day, watchlist_version, candidate_config, linkage_engine(engine))
     if counts[data.PASSENGERS] == 0 or counts[data.WATCHLIST] == 0:
         if current:
             log.warning("day %s has no passengers to train on: keeping model %s", day, current.version)
             return current.version
         raise training_data_error(day, counts)
-    model, notes = training.train(con, counts)
+    model, notes = _train(con, counts, method)
     con.close()
     if label_set is not None:
         if match_threshold is None:
@@ -120,6 +126,20 @@ def ensure_model(dsn: str, day: dt.date, model_dir: Path, retrain: bool = False,
     version = registry.save_model(dsn, model_dir, model, notes, day, day, watchlist_version)
     log.info("trained model %s on %s: %s", version, day, notes["parameters"])
     return version
+
+
+def _train(con, counts: dict, method: str | None) -> tuple[dict, dict]:
+    if method is None:
+        from watchlist_screening.config import Settings
+
+        method = Settings.from_env().training_method
+    if method == "em":
+        from watchlist_screening.linkage import em_training
+
+        return em_training.train(con, counts)
+    if method != "priors":
+        raise ValueError(f"WATCHLIST_TRAINING_METHOD must be 'priors' or 'em', got {method!r}")
+    return training.train(con, counts)
 
 
 def recommended_threshold(dsn: str, model_version: str, default: float) -> float:

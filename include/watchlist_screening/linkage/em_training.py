@@ -1,0 +1,340 @@
+"""Unsupervised training on the day at hand: every m, u and λ estimated from its data
+(WATCHLIST_TRAINING_METHOD=em; the default is still the prior-based training.py, see the
+README's linkage figures for where each stands).
+
+A day may hold ten sightings among 10^5 passengers × 10^4 watchlist entries: among all
+pairs, EM finds nothing. Among the day's candidate pairs (each passenger's nearest
+watchlist photos, OR-ed with name/date rules) wanted people are dense enough to learn
+from, and every pair that is ever scored is one of them. So the model is fitted, and used,
+conditionally on a pair being a candidate:
+
+1. Photo levels from the day's similarity distributions (photo_levels.py).
+2. Comparison vectors of every candidate pair, built by Splink (`predict`, gamma columns).
+3. EM over them (em.py): λ = share of matches among candidates; m and u of every
+   comparison, photo included. Started from the pairs whose photos are beyond the random
+   pairs' tail (photo-similar pairs teach the identity and physique comparisons); EM then
+   lets identity agreement teach the photo levels in turn. Priors are uniform Dirichlet
+   pseudo-counts of stated weight (`m_prior_pairs`): they regularise a level no match
+   reached, never override one the day has evidence on. Where wanted people travel under
+   new identities, identity disagreement gets little weight because the day shows it.
+4. Photo weights made monotone (pooling adjacent violators): a more similar face never
+   counts for less.
+5. A threshold from the model's own posteriors: the highest whose expected recall (the
+   share of expected matches above it) stays at `target_recall` (recall first).
+
+Posteriors are calibrated for candidate pairs: λ and u describe candidates, not all pairs.
+Duplicate watchlist listings and same-day passengers are scored with the same model in
+grouping.py: those pairs are photo neighbours too, the population the model describes.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+from splink import DuckDBAPI, Linker
+
+from watchlist_screening.linkage import em
+from watchlist_screening.linkage.candidates import CANDIDATES, SPLINK_BLOCKED_PAIRS
+from watchlist_screening.linkage.comparisons import PHOTO
+from watchlist_screening.linkage.data import PASSENGERS, WATCHLIST, embeddings
+from watchlist_screening.linkage.photo_levels import (
+    PhotoLevelConfig,
+    choose_thresholds,
+    impostor_survival,
+    random_pair_similarities,
+)
+from watchlist_screening.linkage.settings import settings_creator
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EMTrainingConfig:
+    photo_sample_pairs: int = 20_000_000
+    photo_levels: PhotoLevelConfig = PhotoLevelConfig()
+    # Dirichlet pseudo-counts, in pairs: the prior's weight against the day's evidence.
+    m_prior_pairs: float = 2.0
+    u_prior_pairs: float = 1.0
+    em_max_iterations: int = 300
+    # EM's first session: photo levels where candidates outnumber the random pairs' tail
+    dense_ratio: float = 2.0
+    # Photo m from pairs in the top levels (0 = top only) of all these comparisons
+    anchor_levels: tuple[tuple[str, int], ...] = (("names", 1), ("date_of_birth", 0), ("sex", 0), ("height_cm", 1))
+    min_anchor_pairs: int = 10
+    unlike_face_m: float = 1e-9
+    min_dense_pairs: int = 10
+    # what a wanted person cannot change: taught first, alone
+    physique: tuple[str, ...] = ("sex", "height_cm", "eye_colour")
+    target_recall: float = 0.99
+    threshold_grid: tuple[float, ...] = tuple(round(x, 3) for x in (
+        0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9))
+    surname_term_frequencies: bool = False  # see comparisons.comparisons
+    seed: int = 42
+
+
+def _non_null_levels(comparison: dict) -> list[dict]:
+    return [lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level")]
+
+
+def comparison_vectors(con: duckdb.DuckDBPyConnection, model: dict) -> tuple[list[str], np.ndarray]:
+    """(comparison names, pairs × comparisons gamma matrix) of every candidate pair, as
+    Splink's predict computes them, so the level definitions stay Splink's.
+
+    Splink 5 keeps gamma columns only beside the matching columns (128-float embeddings,
+    ~1 GB at 850k pairs), so the levels are read back from the match weight columns
+    instead: placeholder m/u give level g (0 = else) a weight of exactly g + 1 bits, and
+    the null level Splink's 0."""
+    coded = {**model, "comparisons": []}
+    for c in model["comparisons"]:
+        levels = [lvl for lvl in c["comparison_levels"]]
+        n = len(_non_null_levels(c))
+        out, g = [], n - 1
+        for lvl in levels:
+            if lvl.get("is_null_level"):
+                out.append(lvl)
+                continue
+            out.append({**lvl, "m_probability": 2.0 ** (g - n), "u_probability": 2.0 ** -(n + 1)})
+            g -= 1
+        coded["comparisons"].append({**c, "comparison_levels": out})
+    db_api = DuckDBAPI(con)
+    linker = Linker([db_api.register(PASSENGERS, dataset_display_name=PASSENGERS),
+                     db_api.register(WATCHLIST, dataset_display_name=WATCHLIST)],
+                    coded, log_level=logging.WARNING)
+    linker.table_management.register_blocked_pairs_for_predict(db_api.register(SPLINK_BLOCKED_PAIRS))
+    predictions = linker.inference.predict(warning_mode="never")
+    names = [c["output_column_name"] for c in model["comparisons"]]
+    columns = ", ".join(f"CAST(round(mw_{n}) AS BIGINT) - 1 AS g_{n}" for n in names)
+    arrays = con.sql(f"SELECT {columns} FROM {predictions.physical_name}").fetchnumpy()
+    predictions.drop_table_from_database_and_remove_from_cache()
+    gammas = np.column_stack([np.asarray(arrays[f"g_{n}"], dtype=np.int64) for n in names])
+    return names, gammas
+
+
+def _from_gamma_order(values: np.ndarray) -> list[float]:
+    """Gamma values run from the else level (0) upwards; model levels most similar first."""
+    return [float(v) for v in np.asarray(values)[::-1]]
+
+
+def _start(gammas: np.ndarray, levels: list[int], seed: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """EM's starting m (level shares among `seed` pairs) and u (among all), add-one."""
+    m0, u0 = [], []
+    for k, n_levels in enumerate(levels):
+        g = gammas[:, k]
+        known_seed, known_all = g[seed & (g >= 0)], g[g >= 0]
+        m0.append((np.bincount(known_seed, minlength=n_levels)[:n_levels] + 1.0) / (len(known_seed) + n_levels))
+        u0.append((np.bincount(known_all, minlength=n_levels)[:n_levels] + 1.0) / (len(known_all) + n_levels))
+    return m0, u0
+
+
+def monotone_u(m: list[float], u: list[float]) -> list[float]:
+    """u adjusted so that the Bayes factor m/u never rises from one level to the next
+    (levels ordered most similar first), by pooling adjacent violators. A pool keeps its
+    total m and u, so its Bayes factor is the pool's evidence; m is left alone."""
+    pools: list[list] = []  # [sum_m, sum_u, first_level, last_level]
+    for i, (mi, ui) in enumerate(zip(m, u)):
+        pools.append([mi, ui, i, i])
+        while len(pools) > 1 and pools[-2][0] * pools[-1][1] < pools[-1][0] * pools[-2][1]:
+            last = pools.pop()
+            pools[-1][0] += last[0]
+            pools[-1][1] += last[1]
+            pools[-1][3] = last[3]
+    out = list(u)
+    for sum_m, sum_u, first, last in pools:
+        if first == last or sum_m == 0:
+            continue
+        for i in range(first, last + 1):
+            out[i] = m[i] * sum_u / sum_m
+    return out
+
+
+def recommend_threshold(posteriors: np.ndarray, config: EMTrainingConfig) -> tuple[float, dict]:
+    """Recall first, without truth: the highest grid threshold whose pairs hold
+    `target_recall` of the expected matches (the sum of calibrated posteriors)."""
+    expected = float(posteriors.sum())
+    table = []
+    for t in config.threshold_grid:
+        kept = posteriors >= t
+        table.append({"threshold": t, "pairs": int(kept.sum()),
+                      "expected_recall": round(float(posteriors[kept].sum()) / expected, 4) if expected else None,
+                      "expected_precision": round(float(posteriors[kept].mean()), 4) if kept.any() else None})
+    fitting = [row["threshold"] for row in table
+               if row["expected_recall"] is not None and row["expected_recall"] >= config.target_recall]
+    chosen = max(fitting) if fitting else min(config.threshold_grid)
+    return chosen, {"source": f"highest threshold keeping {config.target_recall:.0%} of the expected matches "
+                              "(sum of the model's posteriors over the candidates)",
+                    "expected_matches": round(expected, 2), "table": table}
+
+
+def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: EMTrainingConfig = EMTrainingConfig()) -> tuple[dict, dict]:
+    """Train on the loaded `passengers`/`watchlist` and `candidate_pairs`; return
+    (Splink model dict, notes on where each parameter came from)."""
+    notes: dict = {"parameters": {}, "training_rows": counts}
+    p_ids, p_vecs = embeddings(con, PASSENGERS)
+    w_ids, w_vecs = embeddings(con, WATCHLIST)
+    impostor = random_pair_similarities(p_vecs, w_vecs, config.photo_sample_pairs, config.seed)
+    del p_vecs, w_vecs
+    candidate_sims = np.asarray(con.sql(f"SELECT photo_similarity FROM {CANDIDATES}").fetchnumpy()["photo_similarity"],
+                                dtype=np.float64)
+    thresholds, notes["parameters"]["photo_levels"] = choose_thresholds(impostor, candidate_sims, config.photo_levels)
+    # share of random pairs per photo level, in gamma order (0 = else level)
+    edges = np.array(sorted(thresholds))
+    impostor_levels = np.bincount(np.searchsorted(edges, impostor, side="right"), minlength=len(edges) + 1)
+    impostor_levels = impostor_levels / max(impostor_levels.sum(), 1)
+    median_impostor = float(np.median(impostor)) if len(impostor) else 0.0
+
+    model = settings_creator(surname_term_frequencies=config.surname_term_frequencies,
+                             photo_thresholds=thresholds).get_settings("duckdb").as_dict()
+    names, gammas = comparison_vectors(con, model)
+    if len(gammas) == 0:
+        raise ValueError("no candidate pairs to train on")
+    unique, pattern_counts, inverse = em.patterns(gammas)
+    comparisons = {c["output_column_name"]: c for c in model["comparisons"]}
+    levels = [len(_non_null_levels(comparisons[n])) for n in names]
+
+    photo_k = names.index(PHOTO)
+    n_photo = levels[photo_k]
+    all_pairs = counts[PASSENGERS] * counts[WATCHLIST]
+    survival = impostor_survival(impostor)
+    del impostor
+    # Session 1, where matches are dense: candidates more photo-similar than chance
+    # explains (observed pairs above t at least `dense_ratio` times the impostors the
+    # random pairs' tail predicts among all pairs). They teach every comparison but the
+    # photo, which chose them.
+    ordered = np.sort(candidate_sims)
+    cut_index, dense = 0, []
+    for i, t in enumerate(thresholds):
+        observed = len(ordered) - np.searchsorted(ordered, t, side="left")
+        expected = survival(t) * all_pairs
+        dense.append({"threshold": t, "candidates_above": int(observed), "impostors_expected": round(expected, 1)})
+        if observed >= config.dense_ratio * expected and observed >= config.min_dense_pairs:
+            cut_index = i
+        elif i > 0 and dense[i - 1]["candidates_above"] >= config.min_dense_pairs:
+            break
+    photo_gamma_cut = n_photo - 1 - cut_index
+    block = gammas[:, photo_k] >= photo_gamma_cut
+    session1 = gammas[block].copy()
+    session1[:, photo_k] = -1
+    # m starts from the block's level shares; u is every candidate's level shares (all but
+    # a few in ten thousand are non-matches), held fixed as Splink holds random-sampling u
+    m_start, u_start = _start(gammas, levels, block)
+    uniform = [np.full(n_levels, 1.0 / n_levels) for n_levels in levels]
+    weights = [config.m_prior_pairs] * len(levels)
+    # In two turns: physique alone first (identity fields agree or disagree together,
+    # by how a wanted person travels, and EM left free splits the matches along that
+    # instead of from the strangers); then identity with the physique m held.
+    physique = [names.index(n) for n in config.physique if n in names]
+    body_only = session1.copy()
+    body_only[:, [k for k in range(len(levels)) if k not in physique]] = -1
+    b_unique, b_counts, _ = em.patterns(body_only)
+    body = em.fit(b_unique, b_counts, levels, m_start, u_start, 0.5, m_prior=uniform, m_prior_weight=weights,
+                  max_iterations=config.em_max_iterations)
+    # Identity m: one M-step from the physique's posteriors, not EM: left to iterate, EM
+    # drifts to "the matches are those who travel as themselves" even with the physique
+    # held, since identity fields agree or disagree all together.
+    _, b_inverse = np.unique(body_only, axis=0, return_inverse=True)
+    responsibility = em.posterior(b_unique, body.lam, body.m, body.u)[b_inverse.ravel()]
+    first_m = []
+    for k, n_levels in enumerate(levels):
+        if k in physique or k == photo_k:
+            first_m.append(body.m[k])
+            continue
+        g = session1[:, k]
+        known = g >= 0
+        counts_k = np.bincount(g[known], weights=responsibility[known], minlength=n_levels)[:n_levels]
+        first_m.append((counts_k + weights[k] * uniform[k]) / (counts_k.sum() + weights[k]))
+    first = em.EMResult(lam=body.lam, m=first_m, u=u_start, iterations=body.iterations, converged=body.converged,
+                        expected_matches=float(responsibility.sum()))
+    # Session 2, the photo levels, from pairs that agree on identity and physique so
+    # closely that they are the same person whatever their faces (a name within
+    # Jaro-Winkler 0.95, a listed date of birth, same sex, height within the two closest
+    # levels): their faces are the matches' faces. EM would not do here: with the photo
+    # free it calls every pair whose physique agrees by chance a match. Where few wanted
+    # people travel as themselves, the first session's matches fill in (their posterior
+    # mass per photo level, above its cut only).
+    anchors = np.ones(len(gammas), bool)
+    for name, top in config.anchor_levels:
+        k = names.index(name)
+        anchors &= gammas[:, k] >= levels[k] - 1 - top
+    photo_counts = np.bincount(gammas[anchors, photo_k][gammas[anchors, photo_k] >= 0], minlength=n_photo)[:n_photo]
+    # Namesakes who happen to share a date and a build are among them, with strangers'
+    # faces: the random pairs' level shares (`impostor_levels`) are those faces, so the
+    # counts are unmixed into matches and strangers (EM with the strangers' shares known).
+    below_median = int(np.searchsorted(np.array(sorted(thresholds)), median_impostor, side="right"))
+    photo_counts, anchor_share = em.unmix(photo_counts.astype(float), impostor_levels, max(below_median, 1))
+    photo_source = (f"{int(anchors.sum())} pairs agreeing on name, date of birth and physique, "
+                    f"{anchor_share:.0%} of them matches after unmixing strangers' faces")
+    if anchors.sum() < config.min_anchor_pairs:
+        photo_counts = np.bincount(gammas[block, photo_k], weights=responsibility,
+                                   minlength=n_photo)[:n_photo]
+        photo_source = (f"only {int(anchors.sum())} identity-agreeing pairs: session 1's expected matches "
+                        f"({photo_counts.sum():.1f}) per photo level above its cut")
+    # The prior spreads its pseudo-pairs over the levels above the random pairs' median
+    # only: below it a face is unlike by the face model's own account (the assumption the
+    # unmixing rests on), and m there is held at `unlike_face_m` (about -27 bits against
+    # the candidates' u) so that no agreement of names and dates, which namesakes have,
+    # outweighs it.
+    supported = np.arange(n_photo) >= max(below_median, 1)
+    photo_m = photo_counts + supported * config.m_prior_pairs / max(supported.sum(), 1)
+    photo_m = np.where(supported, photo_m / photo_m.sum() * (1 - config.unlike_face_m * (~supported).sum()),
+                       config.unlike_face_m)
+    # λ over every candidate, with every m and u held.
+    all_m = {k: (photo_m if k == photo_k else first.m[k]) for k in range(len(levels))}
+    result = em.fit(unique, pattern_counts, levels, [all_m[k] for k in range(len(levels))], u_start,
+                    max(first.expected_matches, 1.0) / len(gammas), m_prior=uniform, m_prior_weight=weights,
+                    fixed_m=all_m, max_iterations=config.em_max_iterations)
+    for run in (body, first, result):
+        if not run.converged:
+            log.warning("EM stopped after %d iterations without converging", run.iterations)
+
+    em_notes = {}
+    for k, name in enumerate(names):
+        comparison_levels = _non_null_levels(comparisons[name])
+        m, u = _from_gamma_order(result.m[k]), _from_gamma_order(result.u[k])
+        if name == PHOTO:
+            monotone = monotone_u(m, u)
+            if monotone != u:
+                em_notes["photo_monotone"] = {"u_before": u, "note": "adjacent levels pooled so the weight "
+                                                                     "never falls as similarity rises"}
+                u = monotone
+        for level, mv, uv in zip(comparison_levels, m, u):
+            level["m_probability"], level["u_probability"] = mv, uv
+        prior = 1.0 / len(comparison_levels)
+        em_notes[name] = {
+            "m_prior": prior, "m_prior_pairs": config.m_prior_pairs,
+            "expected_matches_per_level": [round(float(x), 2) for x in result.match_counts[k][::-1]],
+            "m": [round(x, 6) for x in m],
+            # how far the data moved m from the prior, in total variation
+            "m_moved_from_prior": round(0.5 * sum(abs(x - prior) for x in m), 4),
+        }
+    model["probability_two_random_records_match"] = result.lam
+    posteriors = em.posterior(unique, result.lam, result.m, result.u)[inverse]
+    threshold, notes["threshold"] = recommend_threshold(posteriors, config)
+    notes["recommended_threshold"] = threshold
+    notes["parameters"]["em"] = {
+        "source": f"EM over the day's {len(gammas)} candidate pairs ({len(unique)} distinct comparison vectors), "
+                  f"uniform Dirichlet priors of {config.m_prior_pairs:g} pair(s) on m and "
+                  f"{config.u_prior_pairs:g} on u",
+        "iterations": result.iterations, "converged": result.converged,
+        "session_1": {"blocked_on": f"photo similarity >= {thresholds[cut_index]}", "pairs": int(block.sum()),
+                      "expected_matches": round(first.expected_matches, 2), "iterations": first.iterations,
+                      "expected_matches_from_physique_alone": round(body.expected_matches, 2),
+                      "density_by_threshold": dense,
+                      "taught": "m of every comparison but the photo"},
+        "session_2": {"source": photo_source, "taught": "photo m",
+                      "pairs_per_level": [round(float(x), 2) for x in photo_counts[::-1]]},
+        "session_3": {"pairs": int(len(gammas)), "taught": "λ (every m held); u: level shares of all candidates"},
+        "expected_matches": round(result.expected_matches, 2),
+        "comparisons": em_notes,
+    }
+    notes["parameters"]["lambda"] = {
+        "source": "EM: expected matches among the candidate pairs / candidate pairs "
+                  "(probabilities are conditional on a pair being a candidate)",
+        "value": result.lam, "candidate_pairs": int(len(gammas)),
+    }
+    notes["parameters"]["m_sources"] = {name: "em" for name in names}
+    notes["population"] = {"passengers": counts.get(PASSENGERS), "watchlist": counts.get(WATCHLIST),
+                           "candidate_pairs": int(len(gammas))}
+    notes["term_frequencies"] = ("surname level TF-adjusted" if config.surname_term_frequencies else "none")
+    return model, notes

@@ -1,0 +1,86 @@
+"""The EM trainer (em_training.py): every parameter estimated from the day, none left at
+its prior where the day has evidence, photo levels from the day's distributions."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.unit.linkage_data import DAY, generate_day, load_generated_day
+from watchlist_screening.linkage import candidates, em, em_training
+from watchlist_screening.linkage.comparisons import PHOTO, photo_thresholds_of
+from watchlist_screening.linkage.photo_levels import choose_thresholds
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    import duckdb
+
+    landing = generate_day(tmp_path_factory.mktemp("em"), watchlist=3000, per_airport=4000, sightings=60, seed=21)
+    con = duckdb.connect()
+    counts = load_generated_day(con, landing, DAY)
+    counts["candidate_pairs"] = candidates.build_candidates(con)
+    model, notes = em_training.train(con, counts)
+    return landing, con, counts, model, notes
+
+
+def _levels(model: dict, name: str) -> list[dict]:
+    comparison = next(c for c in model["comparisons"] if c["output_column_name"] == name)
+    return [lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level")]
+
+
+def test_no_estimable_parameter_stays_at_its_prior(trained):
+    _, _, _, model, notes = trained
+    comparisons = notes["parameters"]["em"]["comparisons"]
+    for name in ("names", "date_of_birth", "sex", "height_cm", "eye_colour", "nationality", "place_of_birth"):
+        levels = _levels(model, name)
+        prior = 1.0 / len(levels)
+        assert comparisons[name]["m_moved_from_prior"] > 0.1, name
+        assert max(abs(lvl["m_probability"] - prior) for lvl in levels) > 0.05, name
+    assert all(v == "em" for v in notes["parameters"]["m_sources"].values())
+
+
+def test_photo_levels_come_from_the_data_and_weigh_monotonically(trained):
+    _, _, _, model, notes = trained
+    thresholds = photo_thresholds_of(model)
+    assert thresholds == tuple(lvl["threshold"] for lvl in notes["parameters"]["photo_levels"]["levels"])
+    assert len(thresholds) >= 6
+    weights = [lvl["m_probability"] / lvl["u_probability"] for lvl in _levels(model, PHOTO)]
+    assert all(a >= b * (1 - 1e-9) for a, b in zip(weights, weights[1:]))
+    # a clearly different face (the lowest level) outweighs the same name and date of birth
+    names, dob = _levels(model, "names")[0], _levels(model, "date_of_birth")[0]
+    identity = (names["m_probability"] / names["u_probability"]) * (dob["m_probability"] / dob["u_probability"])
+    assert weights[-1] * identity < 1.0
+
+
+def test_thresholds_follow_the_impostor_distribution():
+    rng = np.random.default_rng(0)
+    narrow = choose_thresholds(rng.normal(0, 0.05, 2_000_000), np.r_[rng.normal(0, 0.05, 5000), rng.uniform(0.6, 0.9, 50)])[0]
+    wide = choose_thresholds(rng.normal(0, 0.15, 2_000_000), np.r_[rng.normal(0, 0.15, 5000), rng.uniform(0.6, 0.9, 50)])[0]
+    assert min(narrow) < min(wide) or narrow[len(narrow) // 2] != wide[len(wide) // 2]
+    assert list(narrow) == sorted(narrow, reverse=True) and len(set(narrow)) == len(narrow)
+
+
+def test_unmix_takes_strangers_off_by_their_known_shares():
+    known = np.array([0.5, 0.4, 0.09, 0.009, 0.001])
+    matches = np.array([0, 0, 0, 20, 80], float)
+    counts = matches + 50 * known
+    unmixed, share = em.unmix(counts, known, stranger_levels=1)
+    assert unmixed[:2].sum() < 1.0 and unmixed[-1] == pytest.approx(80, abs=1)
+    assert share == pytest.approx(100 / 150, abs=0.02)
+
+
+def test_em_recovers_a_planted_mixture():
+    rng = np.random.default_rng(1)
+    n, lam = 200_000, 0.01
+    is_match = rng.random(n) < lam
+    m_true, u_true = np.array([0.1, 0.9]), np.array([0.8, 0.2])
+    gammas = np.column_stack([np.where(is_match, rng.random(n) < m_true[1], rng.random(n) < u_true[1]).astype(int)
+                              for _ in range(4)])
+    unique, counts, _ = em.patterns(gammas)
+    start_m = [np.array([0.3, 0.7])] * 4
+    start_u = [np.array([0.7, 0.3])] * 4
+    result = em.fit(unique, counts, [2] * 4, start_m, start_u, 0.05, m_prior=[np.array([0.5, 0.5])] * 4,
+                    m_prior_weight=[1.0] * 4, train_u=True)
+    assert result.lam == pytest.approx(lam, rel=0.2)
+    for m in result.m:
+        assert m[1] == pytest.approx(0.9, abs=0.05)
