@@ -16,7 +16,7 @@ is loaded with jsonl_loader and blocked with candidates.build_candidates. On the
               again at 0 to rank every candidate pair by match weight;
   face        the same candidate pairs ranked by photo cosine alone;
   supervised  gradient boosting on raw pair features, trained with labels on the training
-              day (10x the sightings, matches weighed back to the test day's prevalence),
+              day (10x the sightings, odds scaled back to the test day's prevalence),
               applied to the test day (evaluation/baselines.py).
 
 Per scenario: sighting recall and precision at the threshold (supervised: at probability
