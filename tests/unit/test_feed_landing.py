@@ -2,8 +2,11 @@
 reported (a file-level quarantine entry with its reason), never read, never followed."""
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import sys
+import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -84,14 +87,50 @@ def test_every_entry_that_is_not_an_airport_file_is_reported_with_its_reason(lan
     assert sorted(opened.paths) == sorted(str(f.path) for f in listing.files)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root opens any file")
-def test_a_file_that_cannot_be_opened_is_reported(landing):
-    path = landing / FOLDER / "AMS.jsonl"
-    path.write_text("{}\n")
-    path.chmod(0)
-    listing = day_listing(landing, DAY)
-    assert listing.files == [] and [(e.reason, e.relative) for e in listing.rejected] == [
-        (c.UNREADABLE_FILE, f"{FOLDER}/AMS.jsonl")]
+def _listing_as_nobody(landing: Path, day: date) -> list[tuple[str, str]]:
+    """(relative, reason) of the rejected entries, listed by an unprivileged process (root
+    opens any file): a forked child drops to uid 65534."""
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:   # pragma: no cover (runs in the child)
+        try:
+            os.close(read)
+            os.setgid(65534)
+            os.setuid(65534)
+            rejected = [(e.relative, e.reason) for e in day_listing(landing, day).rejected]
+            os.write(write, json.dumps(rejected).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as stream:
+        text = stream.read()
+    os.waitpid(child, 0)
+    return [tuple(entry) for entry in json.loads(text)]
+
+
+def test_a_file_that_cannot_be_opened_is_reported():
+    root = Path(tempfile.mkdtemp(prefix="feed-unreadable-"))
+    try:
+        root.chmod(0o755)
+        landing = root / "landing"
+        (landing / FOLDER).mkdir(parents=True)
+        for folder in (landing, landing / "passengers", landing / FOLDER):
+            folder.chmod(0o755)
+        path = landing / FOLDER / "AMS.jsonl"
+        path.write_text("{}\n")
+        path.chmod(0)
+        (landing / FOLDER / "CDG.jsonl").write_text("{}\n")
+        (landing / FOLDER / "CDG.jsonl").chmod(0o644)
+        expected = [(f"{FOLDER}/AMS.jsonl", c.UNREADABLE_FILE)]
+        if os.geteuid() == 0:
+            assert _listing_as_nobody(landing, DAY) == expected
+        else:
+            assert [(e.relative, e.reason) for e in day_listing(landing, DAY).rejected] == expected
+        (landing / FOLDER).chmod(0o700)   # a day folder that cannot be listed: one entry for the day
+        if os.geteuid() == 0:
+            assert _listing_as_nobody(landing, DAY) == [(FOLDER, c.UNREADABLE_FILE)]
+    finally:
+        shutil.rmtree(root)
 
 
 def test_a_linked_day_folder_is_not_followed(landing, tmp_path):
