@@ -109,7 +109,7 @@ def fit(unique: np.ndarray, counts: np.ndarray, levels: list[int], m0: list[np.n
                     expected_matches=float(expected), log_likelihood=history, match_counts=match_counts)
 
 
-def unmix(counts: np.ndarray, known: np.ndarray, stranger_levels: int) -> tuple[np.ndarray, float]:
+def unmix(counts: np.ndarray, known: np.ndarray, stranger_levels: int, z: float = 3.0) -> tuple[np.ndarray, float]:
     """Counts per level (gamma order, 0 = least similar) that mix matches with strangers
     whose level shares are `known`: the matches' counts and their share.
 
@@ -117,13 +117,17 @@ def unmix(counts: np.ndarray, known: np.ndarray, stranger_levels: int) -> tuple[
     match), so the strangers are counted where matches cannot be: the lowest
     `stranger_levels` levels (below the random pairs' median: a face model whose own
     pairs fall there is no face model). Their number there, over their share there, is
-    how many strangers there are; their expected count is taken off every level."""
+    how many strangers there are; their expected count is taken off every level, and
+    what is left counts only where it is more than chance would leave."""
     total = counts.sum()
     if total == 0:
         return counts, 0.0
     known = np.asarray(known, float)
     low_share = known[:stranger_levels].sum()
     strangers = counts[:stranger_levels].sum() / low_share if low_share > 0 else 0.0
-    matches = np.clip(counts - strangers * known, 0.0, None)
+    expected = strangers * known
+    matches = counts - expected
+    # a count within `z` Poisson deviations of the strangers' expectation is strangers
+    matches[matches <= z * np.sqrt(expected)] = 0.0
     matches[:stranger_levels] = 0.0
     return matches, float(matches.sum() / total)

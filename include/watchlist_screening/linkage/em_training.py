@@ -9,18 +9,25 @@ from, and every pair that is ever scored is one of them. So the model is fitted,
 conditionally on a pair being a candidate:
 
 1. Photo levels from the day's similarity distributions (photo_levels.py).
-2. Comparison vectors of every candidate pair, built by Splink (`predict`, gamma columns).
-3. EM over them (em.py): λ = share of matches among candidates; m and u of every
-   comparison, photo included. Started from the pairs whose photos are beyond the random
-   pairs' tail (photo-similar pairs teach the identity and physique comparisons); EM then
-   lets identity agreement teach the photo levels in turn. Priors are uniform Dirichlet
-   pseudo-counts of stated weight (`m_prior_pairs`): they regularise a level no match
-   reached, never override one the day has evidence on. Where wanted people travel under
-   new identities, identity disagreement gets little weight because the day shows it.
+2. Comparison vectors of every candidate pair, built by Splink (`predict`).
+3. In turns, as Splink's training guide does, each comparison taught by pairs that the
+   others make dense in matches (em.py; u held at the candidates' level shares, as Splink
+   holds random-sampling u):
+   a. physique (sex, height, eye colour): EM on the candidates whose photos are more alike
+      than the random pairs' tail can explain;
+   b. identity (names, dates, places, nationality): one M-step from (a)'s posteriors on the
+      same pairs (EM left free splits matches by how they travel instead);
+   c. photo: pairs agreeing on name, date of birth and physique, with the namesakes among
+      them (strangers' faces, whose level shares the random pairs give) taken off;
+   d. λ and every u: EM over all candidates, every m held.
+   Priors are uniform Dirichlet pseudo-counts of stated weight (`m_prior_pairs`): they
+   regularise a level no match reached, never override one the day has evidence on, and
+   notes record the evidence behind each m. Where wanted people travel under new
+   identities, identity disagreement gets little weight because the day shows it.
 4. Photo weights made monotone (pooling adjacent violators): a more similar face never
    counts for less.
-5. A threshold from the model's own posteriors: the highest whose expected recall (the
-   share of expected matches above it) stays at `target_recall` (recall first).
+5. A threshold from the model's own posteriors and a stated cost: alert when the
+   probability is at least 1 / (1 + miss_cost) (recall first: a miss costs more).
 
 Posteriors are calibrated for candidate pairs: λ and u describe candidates, not all pairs.
 Duplicate watchlist listings and same-day passengers are scored with the same model in
@@ -64,10 +71,11 @@ class EMTrainingConfig:
     anchor_levels: tuple[tuple[str, int], ...] = (("names", 1), ("date_of_birth", 0), ("sex", 0), ("height_cm", 1))
     min_anchor_pairs: int = 10
     unlike_face_m: float = 1e-9
+    prior_impostor_share: float = 1e-3
     min_dense_pairs: int = 10
     # what a wanted person cannot change: taught first, alone
     physique: tuple[str, ...] = ("sex", "height_cm", "eye_colour")
-    target_recall: float = 0.99
+    miss_cost: float = 3.0
     threshold_grid: tuple[float, ...] = tuple(round(x, 3) for x in (
         0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9))
     surname_term_frequencies: bool = False  # see comparisons.comparisons
@@ -149,9 +157,11 @@ def monotone_u(m: list[float], u: list[float]) -> list[float]:
     return out
 
 
-def recommend_threshold(posteriors: np.ndarray, config: EMTrainingConfig) -> tuple[float, dict]:
-    """Recall first, without truth: the highest grid threshold whose pairs hold
-    `target_recall` of the expected matches (the sum of calibrated posteriors)."""
+def recommend_threshold(posteriors: np.ndarray, config: "EMTrainingConfig") -> tuple[float, dict]:
+    """The Bayes decision with a stated cost: alert when p >= 1 / (1 + miss_cost), where a
+    missed wanted person costs `miss_cost` false alerts (recall first: miss_cost > 1). It
+    minimises the expected cost when the posteriors are calibrated; the table beside it
+    is what the model itself expects at each threshold (the bench holds it against truth)."""
     expected = float(posteriors.sum())
     table = []
     for t in config.threshold_grid:
@@ -159,11 +169,9 @@ def recommend_threshold(posteriors: np.ndarray, config: EMTrainingConfig) -> tup
         table.append({"threshold": t, "pairs": int(kept.sum()),
                       "expected_recall": round(float(posteriors[kept].sum()) / expected, 4) if expected else None,
                       "expected_precision": round(float(posteriors[kept].mean()), 4) if kept.any() else None})
-    fitting = [row["threshold"] for row in table
-               if row["expected_recall"] is not None and row["expected_recall"] >= config.target_recall]
-    chosen = max(fitting) if fitting else min(config.threshold_grid)
-    return chosen, {"source": f"highest threshold keeping {config.target_recall:.0%} of the expected matches "
-                              "(sum of the model's posteriors over the candidates)",
+    chosen = round(1.0 / (1.0 + config.miss_cost), 4)
+    return chosen, {"source": f"Bayes decision: a missed wanted person costs {config.miss_cost:g} false alerts, "
+                              f"so alert at p >= 1/(1+{config.miss_cost:g})",
                     "expected_matches": round(expected, 2), "table": table}
 
 
@@ -235,14 +243,15 @@ def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: EMTrai
     # held, since identity fields agree or disagree all together.
     _, b_inverse = np.unique(body_only, axis=0, return_inverse=True)
     responsibility = em.posterior(b_unique, body.lam, body.m, body.u)[b_inverse.ravel()]
-    first_m = []
+    first_m, evidence = [], {}
     for k, n_levels in enumerate(levels):
-        if k in physique or k == photo_k:
-            first_m.append(body.m[k])
-            continue
         g = session1[:, k]
         known = g >= 0
         counts_k = np.bincount(g[known], weights=responsibility[known], minlength=n_levels)[:n_levels]
+        evidence[k] = float(counts_k.sum())
+        if k in physique or k == photo_k:
+            first_m.append(body.m[k])
+            continue
         first_m.append((counts_k + weights[k] * uniform[k]) / (counts_k.sum() + weights[k]))
     first = em.EMResult(lam=body.lam, m=first_m, u=u_start, iterations=body.iterations, converged=body.converged,
                         expected_matches=float(responsibility.sum()))
@@ -270,20 +279,25 @@ def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: EMTrai
                                    minlength=n_photo)[:n_photo]
         photo_source = (f"only {int(anchors.sum())} identity-agreeing pairs: session 1's expected matches "
                         f"({photo_counts.sum():.1f}) per photo level above its cut")
-    # The prior spreads its pseudo-pairs over the levels above the random pairs' median
-    # only: below it a face is unlike by the face model's own account (the assumption the
-    # unmixing rests on), and m there is held at `unlike_face_m` (about -27 bits against
-    # the candidates' u) so that no agreement of names and dates, which namesakes have,
-    # outweighs it.
-    supported = np.arange(n_photo) >= max(below_median, 1)
+    # The prior spreads its pseudo-pairs over the levels where fewer than
+    # `prior_impostor_share` of random pairs reach (a face that alike is rare among
+    # strangers), not over the strangers' range: there a level holds matches only if the
+    # identity-agreeing pairs show some after unmixing. A level with none gets
+    # `unlike_face_m` (about -27 bits against the candidates' u), so that no agreement of
+    # names and dates, which namesakes have, outweighs a face unlike the listing.
+    above = np.cumsum(impostor_levels[::-1])[::-1]   # share of random pairs at or above each level
+    supported = above <= config.prior_impostor_share
     photo_m = photo_counts + supported * config.m_prior_pairs / max(supported.sum(), 1)
-    photo_m = np.where(supported, photo_m / photo_m.sum() * (1 - config.unlike_face_m * (~supported).sum()),
-                       config.unlike_face_m)
-    # λ over every candidate, with every m and u held.
+    evidence[photo_k] = float(photo_counts.sum())
+    photo_m = np.maximum(photo_m / photo_m.sum(), config.unlike_face_m)
+    photo_m = photo_m / photo_m.sum()
+    # λ and u over every candidate, with every m held: the matches at the top photo
+    # levels are most of the candidates there, so u is their non-match share, not all.
     all_m = {k: (photo_m if k == photo_k else first.m[k]) for k in range(len(levels))}
     result = em.fit(unique, pattern_counts, levels, [all_m[k] for k in range(len(levels))], u_start,
                     max(first.expected_matches, 1.0) / len(gammas), m_prior=uniform, m_prior_weight=weights,
-                    fixed_m=all_m, max_iterations=config.em_max_iterations)
+                    u_prior_weight=config.u_prior_pairs, fixed_m=all_m, train_u=True,
+                    max_iterations=config.em_max_iterations)
     for run in (body, first, result):
         if not run.converged:
             log.warning("EM stopped after %d iterations without converging", run.iterations)
@@ -303,6 +317,8 @@ def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: EMTrai
         prior = 1.0 / len(comparison_levels)
         em_notes[name] = {
             "m_prior": prior, "m_prior_pairs": config.m_prior_pairs,
+            # the expected matches the estimate rests on, against the prior's pseudo-pairs
+            "evidence_pairs": round(evidence[k], 2),
             "expected_matches_per_level": [round(float(x), 2) for x in result.match_counts[k][::-1]],
             "m": [round(x, 6) for x in m],
             # how far the data moved m from the prior, in total variation
@@ -324,7 +340,7 @@ def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: EMTrai
                       "taught": "m of every comparison but the photo"},
         "session_2": {"source": photo_source, "taught": "photo m",
                       "pairs_per_level": [round(float(x), 2) for x in photo_counts[::-1]]},
-        "session_3": {"pairs": int(len(gammas)), "taught": "λ (every m held); u: level shares of all candidates"},
+        "session_3": {"pairs": int(len(gammas)), "taught": "λ and every u (every m held)"},
         "expected_matches": round(result.expected_matches, 2),
         "comparisons": em_notes,
     }

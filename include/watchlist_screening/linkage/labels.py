@@ -27,7 +27,6 @@ import pyarrow as pa
 from splink import DuckDBAPI, Linker
 
 from watchlist_screening.alerts.labels import MATCH, NON_MATCH, latest_decisions
-from watchlist_screening.linkage.comparisons import M_PRIORS
 from watchlist_screening.linkage import data
 from watchlist_screening.linkage.data import PASSENGERS, WATCHLIST
 
@@ -156,7 +155,7 @@ def _levels(comparison: dict) -> list[dict]:
 
 def estimate_m(con: duckdb.DuckDBPyConnection, model: dict, confirmed: int, config: LabelConfig) -> tuple[dict, dict]:
     """`model` with m of LABELLED_COMPARISONS from the confirmed pairs (Splink), shrunk
-    towards M_PRIORS; and the before/after values."""
+    towards the model's own m; and the before/after values."""
     linker, db_api = _linker(con, model)
     con.execute(f"CREATE OR REPLACE TABLE {LABELS}_confirmed AS SELECT * EXCLUDE (is_match) FROM {LABELS} WHERE is_match")
     linker.training.estimate_m_from_pairwise_labels(db_api.register(f"{LABELS}_confirmed"))
@@ -177,7 +176,8 @@ def estimate_m(con: duckdb.DuckDBPyConnection, model: dict, confirmed: int, conf
         if total <= 0:
             continue
         before = [lvl["m_probability"] for lvl in levels]
-        after = [weight * r / total + (1 - weight) * p for r, p in zip(raw, M_PRIORS[name])]
+        # shrunk towards what the model held before (a stated prior or the day's estimate)
+        after = [weight * r / total + (1 - weight) * p for r, p in zip(raw, before)]
         for level, value in zip(levels, after):
             level["m_probability"] = value
         changes[name] = {"before": before, "from_labels": [r / total for r in raw], "after": after}

@@ -181,9 +181,16 @@ def parameter_rows(model: dict, notes: Mapping[str, Any] | None = None) -> list[
             m_source = m_physical.get("source", "estimated from data")
         elif m_sources.get(name) == "prior":
             m_source = "stated prior (comparisons.M_PRIORS)"
+        elif m_sources.get(name) == "em":
+            fit = params.get("em", {}).get("comparisons", {}).get(name, {})
+            m_source = (f"EM on the day ({fit.get('evidence_pairs')} expected matches against a uniform prior "
+                        f"of {fit.get('m_prior_pairs')} pseudo-pair(s); moved {fit.get('m_moved_from_prior')} "
+                        "from it in total variation)")
         else:
             m_source = "model file"
-        if f"u_{name}" in params:
+        if m_sources.get(name) == "em":
+            u_source = "EM over the day's candidate pairs (every m held)"
+        elif f"u_{name}" in params:
             u_source = params[f"u_{name}"].get("source", "estimated")
         elif name in appearance:
             u_source = appearance.get("source", "estimated")
@@ -345,6 +352,7 @@ def model_report_html(model_version: str, model: dict, notes: Mapping[str, Any] 
         "<h2>Match weights</h2>", _chart("match-weights", specs["match_weights"], eager=True),
         "<h2>m and u probabilities</h2>", _chart("m-u-parameters", specs["m_u_parameters"], eager=True),
         "<h2>Parameters and where they came from</h2>", "".join(table),
+        *photo_level_section(notes),
         *label_section(notes),
         "<h2>Training notes</h2>",
         "<p>As recorded at training time (training.train → registry.save_model).</p>",
@@ -353,6 +361,23 @@ def model_report_html(model_version: str, model: dict, notes: Mapping[str, Any] 
         f"<details><summary>Splink model JSON</summary><pre>{_esc(json.dumps(model, indent=2, default=str))}</pre></details>",
     ]
     return _page(f"Model {model_version}", "\n".join(body))
+
+
+def photo_level_section(notes: Mapping[str, Any] | None) -> list[str]:
+    """The photo level boundaries the day's data chose, and what each was read off
+    (em_training.py / photo_levels.py); empty for a model with stated levels."""
+    info = ((notes or {}).get("parameters") or {}).get("photo_levels")
+    if not info:
+        return []
+    out = ["<h2>Photo levels</h2>",
+           f"<p>Chosen from this day's data: {_esc(info.get('impostor_sample_pairs'))} random passenger × "
+           f"watchlist pairs (the strangers' distribution) and the "
+           f"{_esc(info.get('candidates_above_impostor_tail'))} candidate pairs more alike than its far tail "
+           "(where matches and look-alikes are).</p>",
+           "<table><tr><th>cosine at least</th><th>read off</th></tr>"]
+    out += [f"<tr>{_num(level['threshold'])}<td>{_esc(level['from'])}</td></tr>" for level in info.get("levels", [])]
+    out.append("</table>")
+    return out
 
 
 def label_section(notes: Mapping[str, Any] | None) -> list[str]:
