@@ -10,8 +10,9 @@ Scenarios and sizes: watchlist_screening.evaluation.scenarios (default size 5,00
 test day (scenario seed) and a training day (train seed, same world) under --work-dir; each
 is loaded with jsonl_loader and blocked with candidates.build_candidates. On the test day:
 
-  model       training.train on the test day itself (unsupervised: each world is learnt
-              from its own data), scoring.score at the default threshold (the model's
+  model       the pipeline's trainer (training.train, or em_training.train with
+              WATCHLIST_TRAINING_METHOD=em / --training em) on the test day itself
+              (unsupervised: each world is learnt from its own data), scoring.score at the default threshold (the model's
               recommended_threshold when it gives one, else the pipeline's setting), then
               again at 0 to rank every candidate pair by match weight;
   face        the same candidate pairs ranked by photo cosine alone;
@@ -111,8 +112,18 @@ def model_scores(con: duckdb.DuckDBPyConnection, labelled: pairs.LabelledPairs) 
     return pairs.aligned_scores(labelled, rows), column
 
 
-def run_scenario(scenario: Scenario, size: Size, work_dir: Path, memory_gb: float) -> dict:
-    out: dict = {"world": scenario.world.changed(), "seed": scenario.seed,
+def train_model(con: duckdb.DuckDBPyConnection, counts: dict, method: str) -> tuple[dict, dict]:
+    """The pipeline's trainer of that name (screen_day picks it from WATCHLIST_TRAINING_METHOD)."""
+    if method == "em":
+        from watchlist_screening.linkage import em_training
+
+        return em_training.train(con, counts)
+    return training.train(con, counts)
+
+
+def run_scenario(scenario: Scenario, size: Size, work_dir: Path, memory_gb: float,
+                 method: str = "priors") -> dict:
+    out: dict = {"world": scenario.world.changed(), "seed": scenario.seed, "training_method": method,
                  "train_seed": scenario.train_seed, "seconds": {}}
     seconds = out["seconds"]
     t0 = time.perf_counter()
@@ -131,7 +142,7 @@ def run_scenario(scenario: Scenario, size: Size, work_dir: Path, memory_gb: floa
     n = len(labelled.sightings)
 
     t0 = time.perf_counter()
-    model, notes = training.train(con, counts)
+    model, notes = train_model(con, counts, method)
     seconds["train"] = round(time.perf_counter() - t0, 1)
     out["training_notes"] = json.loads(json.dumps(notes, default=str))
     threshold, source = default_threshold(model, notes)
@@ -260,8 +271,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", type=Path, default=REPO / ".local" / "bench" / "scenarios")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "scenario_grid.json")
     parser.add_argument("--duckdb-memory-gb", type=float, default=3.0)
+    parser.add_argument("--training", choices=("priors", "em"), default=None,
+                        help="trainer (default: the pipeline's, WATCHLIST_TRAINING_METHOD)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if args.training is None:
+        from watchlist_screening.config import Settings
+
+        args.training = Settings.from_env().training_method
     size = SIZES[args.size]
     overrides = {k: v for k, v in (("watchlist", args.watchlist),
                                    ("passengers_per_airport", args.passengers_per_airport),
@@ -275,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"host": platform.node(), "cpus": os.cpu_count(),
                     "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
                     "load_average_at_start": [round(x, 1) for x in os.getloadavg()]},
-        "size": dataclasses.asdict(size), "day": DAY,
+        "size": dataclasses.asdict(size), "day": DAY, "training_method": args.training,
         "definitions": {
             "sighting_recall": "sightings with at least one true pair alerted / sightings in the truth",
             "precision": "true alerted pairs / alerted pairs",
@@ -290,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"scenario {scenario.name}: {scenario.world.changed()}", flush=True)
         t0 = time.perf_counter()
         try:
-            result = run_scenario(scenario, size, args.work_dir, args.duckdb_memory_gb)
+            result = run_scenario(scenario, size, args.work_dir, args.duckdb_memory_gb, args.training)
         except Exception as exc:  # noqa: BLE001 - one failing world must not hide the others
             traceback.print_exc()
             result = {"world": scenario.world.changed(), "error": f"{type(exc).__name__}: {exc}"[:1000]}
