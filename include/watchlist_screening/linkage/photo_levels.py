@@ -31,6 +31,11 @@ class PhotoLevelConfig:
     upper_tail: tuple[float, ...] = (0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005)
     min_upper_points: int = 5
     min_gap: float = 0.02
+    # Between the tail and the most alike candidate, no level wider than this: the nearest
+    # strangers crowd the quantiles near the tail, matches and look-alikes are sparse above
+    # and would otherwise share one wide level (0.45-0.71 in one day: a 0.7 face weighed
+    # as a 0.45 one).
+    max_upper_width: float = 0.05
     decimals: int = 3
 
 
@@ -64,6 +69,13 @@ def choose_thresholds(impostor: np.ndarray, candidate: np.ndarray,
         if len(upper) * p < config.min_upper_points:
             break
         chosen.append((float(np.quantile(upper, 1 - p)), f"top {p:g} of the candidates above the impostor tail"))
+    if len(upper):
+        edges = sorted({round(tail_top, config.decimals), *[round(v, config.decimals) for v, _ in chosen
+                                                             if v > tail_top], round(float(upper[-1]), config.decimals)})
+        for lo, hi in zip(edges, edges[1:]):
+            pieces = int(np.ceil((hi - lo) / config.max_upper_width - 1e-9))
+            for i in range(1, pieces):
+                chosen.append((lo + i * (hi - lo) / pieces, f"split of a sparse span {lo:.3f}-{hi:.3f}"))
     kept: list[tuple[float, str]] = []
     for value, source in sorted(chosen, key=lambda c: -c[0]):
         value = round(value, config.decimals)
