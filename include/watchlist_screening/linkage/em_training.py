@@ -40,9 +40,8 @@ from dataclasses import dataclass
 
 import duckdb
 import numpy as np
-from splink import DuckDBAPI, Linker
 
-from watchlist_screening.linkage import em
+from watchlist_screening.linkage import em, vectors
 from watchlist_screening.linkage.candidates import CANDIDATES, SPLINK_BLOCKED_PAIRS
 from watchlist_screening.linkage.comparisons import PHOTO
 from watchlist_screening.linkage.data import PASSENGERS, WATCHLIST, embeddings
@@ -88,35 +87,9 @@ def _non_null_levels(comparison: dict) -> list[dict]:
 
 def comparison_vectors(con: duckdb.DuckDBPyConnection, model: dict) -> tuple[list[str], np.ndarray]:
     """(comparison names, pairs × comparisons gamma matrix) of every candidate pair, as
-    Splink's predict computes them, so the level definitions stay Splink's.
-
-    Splink 5 keeps gamma columns only beside the matching columns (128-float embeddings,
-    ~1 GB at 850k pairs), so the levels are read back from the match weight columns
-    instead: placeholder m/u give level g (0 = else) a weight of exactly g + 1 bits, and
-    the null level Splink's 0."""
-    coded = {**model, "comparisons": []}
-    for c in model["comparisons"]:
-        levels = [lvl for lvl in c["comparison_levels"]]
-        n = len(_non_null_levels(c))
-        out, g = [], n - 1
-        for lvl in levels:
-            if lvl.get("is_null_level"):
-                out.append(lvl)
-                continue
-            out.append({**lvl, "m_probability": 2.0 ** (g - n), "u_probability": 2.0 ** -(n + 1)})
-            g -= 1
-        coded["comparisons"].append({**c, "comparison_levels": out})
-    db_api = DuckDBAPI(con)
-    linker = Linker([db_api.register(PASSENGERS, dataset_display_name=PASSENGERS),
-                     db_api.register(WATCHLIST, dataset_display_name=WATCHLIST)],
-                    coded, log_level=logging.WARNING)
-    linker.table_management.register_blocked_pairs_for_predict(db_api.register(SPLINK_BLOCKED_PAIRS))
-    predictions = linker.inference.predict(warning_mode="never")
-    names = [c["output_column_name"] for c in model["comparisons"]]
-    columns = ", ".join(f"CAST(round(mw_{n}) AS BIGINT) - 1 AS g_{n}" for n in names)
-    arrays = con.sql(f"SELECT {columns} FROM {predictions.physical_name}").fetchnumpy()
-    predictions.drop_table_from_database_and_remove_from_cache()
-    gammas = np.column_stack([np.asarray(arrays[f"g_{n}"], dtype=np.int64) for n in names])
+    Splink's predict computes them, so the level definitions stay Splink's (vectors.py)."""
+    names, gammas, _ = vectors.comparison_vectors(con, model, [PASSENGERS, WATCHLIST],
+                                                  blocked_pairs=SPLINK_BLOCKED_PAIRS)
     return names, gammas
 
 
