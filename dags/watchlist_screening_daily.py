@@ -12,7 +12,7 @@ of days backfilled.
 | `prepare_day` | resolves the day and landing dir, applies warehouse migrations | landing dir or Postgres unreachable: fix param/variable `watchlist_landing_dir` or connection `warehouse_postgres`, clear |
 | `wait_for_landing_files` | waits (deferred to the triggerer) until the day's airport files exist | files not due in time: check the airports' uploads; an empty day: re-run with `landing_wait_minutes=0` |
 | `normalise` | Spark: validate, clean, load passengers / watchlist / quarantine | too many bad lines: read `warehouse.quarantine` for the day, fix the feed, clear |
-| `ensure_model` | reuses the current model or trains one (`retrain`, or too old) | no data to train on: run a day with passengers first |
+| `ensure_model` | reuses the current model or trains one (`retrain`, too old, another watchlist version); with no model yet and nothing to train on (no passenger or no watchlist entry) trains none and the day finishes with 0 matches | — |
 | `score_day` | photo-neighbour candidates, Splink scores, groups (people seen), matches into `warehouse.matches` | clear; the day's matches are replaced |
 | `write_reports` | the model report and the day's run report (waterfall per alert), where alerts link | clear; alerts do not wait for it |
 | `plan_alert_batches` / `send_alerts` | fans matches out in mapped batches (pool `alerting_service`) | service down: retried with backoff; clear failed batches, nothing is sent twice |
@@ -142,13 +142,13 @@ def watchlist_screening():
     )
 
     @task
-    def ensure_model(prepared: dict) -> str:
+    def ensure_model(prepared: dict) -> str | None:
         from watchlist_screening.day import ensure_model as ensure
 
         return ensure(prepared)
 
     @task
-    def score_day(prepared: dict, model_version: str) -> dict:
+    def score_day(prepared: dict, model_version: str | None) -> dict:
         from watchlist_screening.day import score_day as score
 
         return score(prepared, model_version)

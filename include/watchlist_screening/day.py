@@ -14,6 +14,9 @@ from watchlist_screening.config import Settings
 
 log = logging.getLogger(__name__)
 MAX_ALERT_BATCHES = 1000  # far below Airflow's max_map_length (1024)
+# The model a run names at the alerting service (withdrawn_by_model) when the day had no
+# model: a fresh warehouse whose day has nothing to train on. The run summary says null.
+NO_MODEL = "none (nothing to train on)"
 
 
 def _fail(message: str):
@@ -79,7 +82,10 @@ def review_labels() -> list[dict] | None:
     return labels
 
 
-def ensure_model(prepared: dict) -> str:
+def ensure_model(prepared: dict) -> str | None:
+    """The model version to score the day with; None on a fresh warehouse (no model yet)
+    whose day has no passenger or no watchlist entry: nothing to train on, nothing to score,
+    and the day still finishes with its summary (the contract calls an empty day valid)."""
     from watchlist_screening.linkage.screen_day import DayNotLoaded, ensure_model as ensure
 
     settings = Settings.from_env()
@@ -91,17 +97,17 @@ def ensure_model(prepared: dict) -> str:
         raise _fail(str(exc)) from exc
 
 
-def score_day(prepared: dict, model_version: str) -> dict:
+def score_day(prepared: dict, model_version: str | None) -> dict:
     from watchlist_screening.linkage.screen_day import DayNotLoaded, score_day as score
 
     try:
         result = score(warehouse_dsn(), dt.date.fromisoformat(prepared["scan_day"]), model_version,
                        prepared["match_threshold"])
-    except DayNotLoaded as exc:
+    except (DayNotLoaded, ValueError) as exc:
         raise _fail(str(exc)) from exc
     log.info("scored %s: %d passengers, %d candidate pairs, %d matches in %d group(s) (model %s, watchlist v%d)",
              result.day, result.passengers, result.candidate_pairs, result.matches, result.groups,
-             result.model_version, result.watchlist_version)
+             result.model_version or "none: nothing to train on", result.watchlist_version)
     return {"matches": result.matches, "candidate_pairs": result.candidate_pairs,
             "model_version": result.model_version, "watchlist_version": result.watchlist_version}
 
@@ -126,6 +132,8 @@ def write_reports(prepared: dict, scored: dict) -> dict:
 
     settings = Settings.from_env()
     dsn, day = warehouse_dsn(), dt.date.fromisoformat(prepared["scan_day"])
+    if scored["model_version"] is None:
+        return {"run_report": _write_run_report_without_model(settings, prepared, scored)}
     model = write_model_report_from_registry(dsn, settings.report_dir, scored["model_version"])
     run = write_run_report_for_day(dsn, settings.report_dir, day, base_url=settings.report_base_url)
     urls = {"model_report": report_url(model_report_path(settings.report_dir, scored["model_version"]),
@@ -133,6 +141,23 @@ def write_reports(prepared: dict, scored: dict) -> dict:
             "run_report": run_report_url(prepared["scan_day"])}
     log.info("model report %s (%s); run report %s (%s)", model, urls["model_report"], run, urls["run_report"])
     return urls
+
+
+def _write_run_report_without_model(settings: Settings, prepared: dict, scored: dict) -> str:
+    """The run report of a day scored without a model (nothing to train on): no alert, no
+    model report. It replaces an earlier run's report of the day, whose alerts are withdrawn."""
+    from watchlist_screening.linkage.report_links import run_report_path
+    from watchlist_screening.linkage.reports import run_report_html
+
+    path = run_report_path(settings.report_dir, prepared["scan_day"])
+    page = run_report_html(prepared["scan_day"], NO_MODEL, {"comparisons": []}, [],
+                           {"candidate pairs": scored["candidate_pairs"]})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)  # readers never see half a page
+    log.info("no model (nothing to train on): no model report; run report %s", path)
+    return run_report_url(prepared["scan_day"])
 
 
 def plan_alert_batches(prepared: dict, scored: dict) -> list[dict]:
@@ -145,7 +170,8 @@ def plan_alert_batches(prepared: dict, scored: dict) -> list[dict]:
     from watchlist_screening.fanout import complete_empty_day, new_run_id
 
     # The service orders a day's runs by when they were planned: only the newest withdraws.
-    run_id, model = new_run_id(), scored.get("model_version") or "unknown"
+    # A day without a model (nothing to train on) names NO_MODEL as the run's model.
+    run_id, model = new_run_id(), scored.get("model_version") or NO_MODEL
     planned_at = dt.datetime.now(dt.timezone.utc).isoformat()
     offsets = range(0, total, size)
     if not offsets:

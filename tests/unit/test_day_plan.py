@@ -33,3 +33,30 @@ def test_without_a_base_url_reports_link_as_files(monkeypatch, tmp_path):
 
 def test_a_dry_run_plans_no_alerts():
     assert day.plan_alert_batches(prepared(dry_run=True), {"matches": 5}) == []
+
+
+def test_a_day_without_a_model_plans_no_batch_and_still_withdraws(monkeypatch):
+    """A fresh warehouse's empty day has no model (nothing to train on): its run still tells
+    the service it sends nothing, naming no model, so the day's earlier alerts are withdrawn."""
+    from watchlist_screening import fanout
+    from watchlist_screening.airflow_config import AlertingEndpoint
+
+    completed = []
+    monkeypatch.setattr(day, "alerting_endpoint", lambda: AlertingEndpoint("http://alerts.test", "tok", None))
+    monkeypatch.setattr(fanout, "complete_empty_day", lambda *args: completed.append(args) or {"withdrawn": 1})
+    assert day.plan_alert_batches(prepared(), {"matches": 0, "model_version": None}) == []
+    ((url, token, scan_day, run_id, model, planned_at),) = completed
+    assert (url, token, scan_day, model) == ("http://alerts.test", "tok", "2031-02-03", day.NO_MODEL)
+    assert run_id and planned_at
+
+
+def test_a_day_without_a_model_gets_a_run_report_without_alerts(monkeypatch, tmp_path):
+    monkeypatch.setenv("WATCHLIST_REPORT_DIR", str(tmp_path))
+    monkeypatch.delenv("WATCHLIST_REPORT_BASE_URL", raising=False)
+    (tmp_path / "run-2031-02-03.html").write_text("an earlier run's alerts")
+    monkeypatch.setattr(day, "warehouse_dsn", lambda: "postgresql://unused")
+    urls = day.write_reports(prepared(), {"matches": 0, "candidate_pairs": 0, "model_version": None})
+    assert urls == {"run_report": (tmp_path / "run-2031-02-03.html").as_uri()}
+    page = (tmp_path / "run-2031-02-03.html").read_text()
+    assert "No alerts this day." in page and day.NO_MODEL in page
+    assert not list(tmp_path.glob("*.tmp"))

@@ -25,7 +25,7 @@ class DayNotLoaded(RuntimeError):
 class ScoreResult:
     day: dt.date
     watchlist_version: int
-    model_version: str
+    model_version: str | None  # None: no model yet, and the day had nothing to train on or score
     passengers: int
     candidate_pairs: int
     matches: int
@@ -79,7 +79,7 @@ def _prepared(dsn: str, day: dt.date, watchlist_version: int, config: candidates
 def ensure_model(dsn: str, day: dt.date, model_dir: Path, retrain: bool = False, max_age_days: int = 30,
                  candidate_config: candidates.CandidateConfig = candidates.CandidateConfig(), *,
                  labels: list[dict] | None = None, match_threshold: float | None = None,
-                 engine: str | None = None, method: str | None = None) -> str:
+                 engine: str | None = None, method: str | None = None) -> str | None:
     """Return the model version to score `day` with, training one from the day if asked,
     if there is none, if the current one is older than `max_age_days`, or if `labels`
     (reviewer decisions as AlertClient.fetch_review_labels returns them) hold decisions the
@@ -87,7 +87,10 @@ def ensure_model(dsn: str, day: dt.date, model_dir: Path, retrain: bool = False,
     recommend a threshold (labels.py); `match_threshold` is the one their effect is
     reported at (default: the pipeline's, WATCHLIST_MATCH_THRESHOLD). Training itself runs on
     DuckDB (one day's candidates and a sample of pairs); `engine` is where the candidate
-    search runs."""
+    search runs.
+
+    None when there is no model yet and the day has nothing to train on (no passengers or
+    no watchlist entry): such a day is valid and has nothing to score either (score_day)."""
     current = registry.load_model(dsn)
     label_set = reviewer_labels.fingerprint(labels)
     watchlist_version = day_watchlist_version(dsn, day)
@@ -112,7 +115,11 @@ def ensure_model(dsn: str, day: dt.date, model_dir: Path, retrain: bool = False,
         if current:
             log.warning("day %s has no passengers to train on: keeping model %s", day, current.version)
             return current.version
-        raise training_data_error(day, counts)
+        con.close()
+        log.info("no model trained: nothing to train on (day %s has %d passengers, %d watchlist entries) "
+                 "and there is no model yet; the day has nothing to score", day, counts[data.PASSENGERS],
+                 counts[data.WATCHLIST])
+        return None
     model, notes = _train(con, counts, method)
     con.close()
     if label_set is not None:
@@ -148,18 +155,16 @@ def recommended_threshold(dsn: str, model_version: str, default: float) -> float
     return float(value) if value is not None else default
 
 
-def training_data_error(day: dt.date, counts: dict) -> ValueError:
-    return ValueError(f"cannot train a first model on {day}: {counts[data.PASSENGERS]} passengers, "
-                      f"{counts[data.WATCHLIST]} watchlist entries; run a day with data first")
-
-
-def score_day(dsn: str, day: dt.date, model_version: str, threshold: float,
+def score_day(dsn: str, day: dt.date, model_version: str | None, threshold: float,
               candidate_config: candidates.CandidateConfig = candidates.CandidateConfig(),
               grouping_config: grouping.GroupingConfig | None = None, engine: str | None = None) -> ScoreResult:
     """Score the day on `engine` (linkage_engine), group its matches into people seen
     (grouping.py: components or cliques over passenger–watchlist, watchlist–watchlist and
     passenger–passenger edges, WATCHLIST_GROUPING_METHOD / _SCOPE), and replace the day's
-    matches."""
+    matches. `model_version` None (ensure_model found nothing to train on): the day must
+    have no passengers or no watchlist entry; it is stored with no match and no model."""
+    if model_version is None:
+        return _score_without_model(dsn, day, candidate_config)
     stored = registry.load_model(dsn, model_version)
     if stored is None:
         raise ValueError(f"model {model_version} is not in warehouse.models")
@@ -186,6 +191,19 @@ def score_day(dsn: str, day: dt.date, model_version: str, threshold: float,
                        len(rows), groups)
 
 
+def _score_without_model(dsn: str, day: dt.date, candidate_config: candidates.CandidateConfig) -> ScoreResult:
+    watchlist_version = day_watchlist_version(dsn, day)
+    con, counts = _prepared(dsn, day, watchlist_version, candidate_config, engine=None)
+    con.close()
+    if counts[data.PASSENGERS] and counts[data.WATCHLIST]:
+        raise ValueError(f"no model to score {day} with ({counts[data.PASSENGERS]} passengers, "
+                         f"{counts[data.WATCHLIST]} watchlist entries): run ensure_model for the day first")
+    log.info("day %s scored without a model (%d passengers, %d watchlist entries): no candidate, no match",
+             day, counts[data.PASSENGERS], counts[data.WATCHLIST])
+    replace_day_matches(dsn, day, [], watchlist_version, None, 0)
+    return ScoreResult(day, watchlist_version, None, counts[data.PASSENGERS], 0, 0)
+
+
 def group_matches(con, model: dict, rows: list[dict], threshold: float,
                   config: grouping.GroupingConfig | None) -> tuple[list[dict], int]:
     """The match rows with the group of their passenger, and the number of groups.
@@ -201,7 +219,7 @@ def group_matches(con, model: dict, rows: list[dict], threshold: float,
     return rows, len({row["group_id"] for row in rows})
 
 
-def replace_day_matches(dsn: str, day: dt.date, rows: list[dict], watchlist_version: int, model_version: str,
+def replace_day_matches(dsn: str, day: dt.date, rows: list[dict], watchlist_version: int, model_version: str | None,
                         candidate_pairs: int) -> None:
     """Replace the day's matches in one transaction, so a re-run never leaves a mix."""
     with psycopg.connect(dsn) as conn, conn.transaction():
