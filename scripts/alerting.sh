@@ -68,10 +68,17 @@ start_replica() {  # port
   )
 }
 
+UPSTREAM_FAILURES="max_fails=3 fail_timeout=5s"
+
 render_nginx() {
   local servers="" port user_directive=""
+  # A replica leaves the pool for fail_timeout after max_fails transport errors (errors,
+  # timeouts, 502/503: proxy_next_upstream in the template) within fail_timeout. One error is
+  # a reset connection or a replica restarting, and its request is already retried on the
+  # next replica: it must not halve the pool. Three in 5 s is a replica that is down.
+  # docker-compose.yaml's alerting-lb uses the same parameters (tests/unit/test_compose.py).
   for port in $ALERTS_REPLICA_PORTS; do
-    servers+="        server 127.0.0.1:$port max_fails=1 fail_timeout=5s;"$'\n'
+    servers+="        server 127.0.0.1:$port $UPSTREAM_FAILURES;"$'\n'
   done
   # As root the master drops its workers' privileges; as a normal user there is nothing to drop.
   [ "$(id -u)" = 0 ] && user_directive="user $(id -un nobody) $(id -gn nobody);"

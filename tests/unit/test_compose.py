@@ -103,6 +103,7 @@ PIPELINE_ENV_NOT_IN_COMPOSE = {
     "WATCHLIST_GROUPING_SCOPE": "tuning: the default applies",
     "WATCHLIST_LINKAGE_ENGINE": "one host: the default (DuckDB) applies; spark is for a cluster (SPARK_MASTER)",
     "WATCHLIST_LANDING_POLL_SECONDS": "tuning: the default applies",
+    "WATCHLIST_TRAINING_METHOD": "the default trainer (priors) applies; em is opt-in while it is measured",
 }
 # Local Airflow settings compose leaves to the image's defaults, and why.
 LOCAL_ONLY_AIRFLOW = {
@@ -242,5 +243,9 @@ def test_published_ports_are_the_local_ones(compose):
     service_port = re.search(r"^EXPOSE (\d+)", (REPO_ROOT / "service" / "Dockerfile").read_text(), re.M).group(1)
     assert services["alerting"]["expose"] == [service_port]
     assert f"alerting:{service_port}" in _environment(services["alerting-lb"])["UPSTREAM_SERVERS"]
+    # ... and takes a replica out of the pool on the same failures as the local balancer
+    failures = re.search(r'^UPSTREAM_FAILURES="([^"]+)"', _script("alerting.sh"), re.M).group(1)
+    assert "max_fails=1 " not in failures  # one bad request must not eject a replica (issue 13)
+    assert _environment(services["alerting-lb"])["UPSTREAM_SERVERS"].strip() == f"server alerting:{service_port} {failures};"
     # the report links compose gives alerts lead to the published balancer
     assert f"localhost:{lb_port}/review/reports" in compose["x-airflow-common"]["environment"]["WATCHLIST_REPORT_BASE_URL"]
