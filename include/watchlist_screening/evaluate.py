@@ -57,6 +57,9 @@ def evaluate(truth: dict[str, set[str]], pairs: list[tuple[str, str]], day: dt.d
 
 
 def alert_pairs_from_service(base_url: str, token: str, day: dt.date) -> list[tuple[str, str]]:
+    """The (scan_id, subject_id) of the day's alerts the service holds, except the withdrawn
+    ones: a re-run withdraws what it no longer supports, and those are no alert of the day's
+    latest run (counted, they would be false alerts)."""
     import requests
 
     pairs, offset, page = [], 0, 500
@@ -65,7 +68,7 @@ def alert_pairs_from_service(base_url: str, token: str, day: dt.date) -> list[tu
                                 headers={"Authorization": f"Bearer {token}"}, timeout=30)
         response.raise_for_status()
         items = response.json()
-        pairs += [(a["scan_id"], a["subject_id"]) for a in items]
+        pairs += [(a["scan_id"], a["subject_id"]) for a in items if a.get("status") != "withdrawn"]
         if len(items) < page:
             return pairs
         offset += page
