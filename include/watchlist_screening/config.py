@@ -33,9 +33,12 @@ class Settings:
     alert_batch_size: int
     max_quarantine_share: float
     model_max_age_days: int
-    # "priors" (stated m priors refined from data, training.py) or "em" (every parameter
-    # estimated from the day, em_training.py)
-    training_method: str = "priors"
+    # "em" (every parameter estimated from the day, em_training.py) or "priors" (the
+    # earlier trainer: stated m priors, some refined from data, training.py)
+    training_method: str = "em"
+    # How many false alerts one missed wanted person is worth: with calibrated
+    # probabilities the default threshold is the Bayes decision 1 / (1 + miss_cost).
+    miss_cost: float = 3.0
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -50,9 +53,11 @@ class Settings:
             model_dir=Path(_env("WATCHLIST_MODEL_DIR", str(LOCAL_DIR / "models"))),
             report_dir=Path(_env("WATCHLIST_REPORT_DIR", str(LOCAL_DIR / "reports"))),
             report_base_url=_env("WATCHLIST_REPORT_BASE_URL", "") or None,
-            match_threshold=float(_env("WATCHLIST_MATCH_THRESHOLD", "0.3")),
+            match_threshold=float(_env("WATCHLIST_MATCH_THRESHOLD",
+                                       str(round(1.0 / (1.0 + float(_env("WATCHLIST_MISS_COST", "3"))), 4)))),
             alert_batch_size=int(_env("WATCHLIST_ALERT_BATCH_SIZE", "200")),
             max_quarantine_share=float(_env("WATCHLIST_MAX_QUARANTINE_SHARE", "0.2")),
             model_max_age_days=int(_env("WATCHLIST_MODEL_MAX_AGE_DAYS", "30")),
-            training_method=_env("WATCHLIST_TRAINING_METHOD", "priors"),
+            training_method=_env("WATCHLIST_TRAINING_METHOD", "em"),
+            miss_cost=float(_env("WATCHLIST_MISS_COST", "3")),
         )

@@ -53,8 +53,7 @@ def assert_day_screened(airflow_ui: AirflowInstance, api, run_id: str, day: str)
     alerts = alert_pairs_from_service(airflow_ui.alerts_url, airflow_ui.reviewer_token, dt.date.fromisoformat(day))
     assert len(alerts) == summary["alerts_sent"]
     result = evaluate(truth, alerts, dt.date.fromisoformat(day))
-    # at most one borderline sighting of the day's 10 under the threshold (bench recall: 0.995)
-    assert result.sightings_found >= result.sightings - 1, f"{day}: missed sightings {result.missed_scan_ids}"
+    assert result.sightings_found == result.sightings, f"{day}: missed sightings {result.missed_scan_ids}"
     assert result.precision >= 0.8, f"{day}: false alerts {result.false_alerts}"
     return summary
 

@@ -129,9 +129,7 @@ def test_day_end_to_end_and_rerun(landing, run_env, warehouse_dsn):
     url, token = os.environ["ALERTS_URL"], os.environ["ALERTS_REVIEWER_TOKEN"]
     alerts = alert_pairs_from_service(url, token, day)
     result = evaluate(truth, alerts, day)
-    # The bench measures recall 0.995 over 200 sightings: on a 24-sighting day at most one
-    # borderline sighting (a new identity behind a middling photo) may fall under the threshold.
-    assert result.sightings_found >= result.sightings - 1, f"missed sightings: {result.missed_scan_ids}"
+    assert result.sightings_found == result.sightings, f"missed sightings: {result.missed_scan_ids}"
     assert result.precision >= 0.9, f"false alerts: {result.false_alerts}"
 
     assert_reports_open_from_the_alerts(url, token, day, first["model_version"])

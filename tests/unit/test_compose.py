@@ -103,7 +103,8 @@ PIPELINE_ENV_NOT_IN_COMPOSE = {
     "WATCHLIST_GROUPING_SCOPE": "tuning: the default applies",
     "WATCHLIST_LINKAGE_ENGINE": "one host: the default (DuckDB) applies; spark is for a cluster (SPARK_MASTER)",
     "WATCHLIST_LANDING_POLL_SECONDS": "tuning: the default applies",
-    "WATCHLIST_TRAINING_METHOD": "the default trainer (priors) applies; em is opt-in while it is measured",
+    "WATCHLIST_TRAINING_METHOD": "the default trainer (em) applies",
+    "WATCHLIST_MISS_COST": "the default (3 false alerts per missed wanted person: threshold 0.25) applies",
 }
 # Local Airflow settings compose leaves to the image's defaults, and why.
 LOCAL_ONLY_AIRFLOW = {

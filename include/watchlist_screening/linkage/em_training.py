@@ -1,6 +1,5 @@
 """Unsupervised training on the day at hand: every m, u and λ estimated from its data
-(WATCHLIST_TRAINING_METHOD=em; the default is still the prior-based training.py, see the
-README's linkage figures for where each stands).
+(the default, WATCHLIST_TRAINING_METHOD=em; `priors` selects the earlier training.py).
 
 A day may hold ten sightings among 10^5 passengers × 10^4 watchlist entries: among all
 pairs, EM finds nothing. Among the day's candidate pairs (each passenger's nearest
@@ -69,6 +68,7 @@ class EMTrainingConfig:
     # Photo m from pairs in the top levels (0 = top only) of all these comparisons
     anchor_levels: tuple[tuple[str, int], ...] = (("names", 1), ("date_of_birth", 0), ("sex", 0), ("height_cm", 1))
     min_anchor_pairs: int = 10
+    min_namesake_pairs: int = 50
     unlike_face_m: float = 1e-9
     prior_impostor_share: float = 1e-3
     min_dense_pairs: int = 10
@@ -107,6 +107,22 @@ def _start(gammas: np.ndarray, levels: list[int], seed: np.ndarray) -> tuple[lis
         m0.append((np.bincount(known_seed, minlength=n_levels)[:n_levels] + 1.0) / (len(known_seed) + n_levels))
         u0.append((np.bincount(known_all, minlength=n_levels)[:n_levels] + 1.0) / (len(known_all) + n_levels))
     return m0, u0
+
+
+def _namesake_levels(con: duckdb.DuckDBPyConnection, thresholds: tuple[float, ...],
+                     config: "EMTrainingConfig") -> tuple[np.ndarray | None, str]:
+    """Photo level shares (gamma order) of the rule candidates whose sex differs."""
+    sims = np.asarray(con.sql(f"""
+        SELECT c.photo_similarity FROM {CANDIDATES} c
+        JOIN {PASSENGERS} p ON p.unique_id = c.scan_id JOIN {WATCHLIST} w ON w.unique_id = c.subject_id
+        WHERE c.via_rules AND p.sex <> w.sex""").fetchnumpy()["photo_similarity"], dtype=np.float64)
+    if len(sims) < config.min_namesake_pairs:
+        return None, f"strangers as random pairs: only {len(sims)} namesakes of another sex"
+    shares = np.bincount(np.searchsorted(np.array(sorted(thresholds)), sims, side="right"),
+                         minlength=len(thresholds) + 1).astype(float)
+    # every level possible for a stranger: half a pair where none was seen
+    shares = (shares + 0.5) / (shares.sum() + 0.5 * len(shares))
+    return shares, f"strangers' faces from {len(sims)} namesakes of another sex"
 
 
 def monotone_u(m: list[float], u: list[float]) -> list[float]:
@@ -158,12 +174,12 @@ def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: EMTrai
     del p_vecs, w_vecs
     candidate_sims = np.asarray(con.sql(f"SELECT photo_similarity FROM {CANDIDATES}").fetchnumpy()["photo_similarity"],
                                 dtype=np.float64)
-    thresholds, notes["parameters"]["photo_levels"] = choose_thresholds(impostor, candidate_sims, config.photo_levels)
+    thresholds, notes["parameters"]["photo_levels"] = choose_thresholds(
+        impostor, candidate_sims, config.photo_levels, sampled_passengers=len(impostor) // max(counts[WATCHLIST], 1))
     # share of random pairs per photo level, in gamma order (0 = else level)
     edges = np.array(sorted(thresholds))
     impostor_levels = np.bincount(np.searchsorted(edges, impostor, side="right"), minlength=len(edges) + 1)
     impostor_levels = impostor_levels / max(impostor_levels.sum(), 1)
-    median_impostor = float(np.median(impostor)) if len(impostor) else 0.0
 
     model = settings_creator(surname_term_frequencies=config.surname_term_frequencies,
                              photo_thresholds=thresholds).get_settings("duckdb").as_dict()
@@ -241,25 +257,41 @@ def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: EMTrai
         anchors &= gammas[:, k] >= levels[k] - 1 - top
     photo_counts = np.bincount(gammas[anchors, photo_k][gammas[anchors, photo_k] >= 0], minlength=n_photo)[:n_photo]
     # Namesakes who happen to share a date and a build are among them, with strangers'
-    # faces: the random pairs' level shares (`impostor_levels`) are those faces, so the
-    # counts are unmixed into matches and strangers (EM with the strangers' shares known).
-    below_median = int(np.searchsorted(np.array(sorted(thresholds)), median_impostor, side="right"))
-    photo_counts, anchor_share = em.unmix(photo_counts.astype(float), impostor_levels, max(below_median, 1))
+    # faces. Which strangers' faces: those of the pairs the name and date rules found whose
+    # sex differs (namesakes, never the person), which in a population with structure are
+    # more alike than random pairs; the random pairs' shares where too few. The counts are
+    # unmixed into matches and such strangers.
+    namesakes, namesake_source = _namesake_levels(con, thresholds, config)
+    known = namesakes if namesakes is not None else impostor_levels
+    # Strangers are counted where at least `prior_impostor_share` of random pairs reach
+    # (a face no more alike than one stranger in a thousand is taken for a stranger's):
+    # their number there over their share there is how many there are.
+    above = np.cumsum(impostor_levels[::-1])[::-1]   # share of random pairs at or above each level
+    supported = above <= config.prior_impostor_share
+    photo_counts, anchor_share = em.unmix(photo_counts.astype(float), known, max(int((~supported).sum()), 1))
     photo_source = (f"{int(anchors.sum())} pairs agreeing on name, date of birth and physique, "
-                    f"{anchor_share:.0%} of them matches after unmixing strangers' faces")
+                    f"{anchor_share:.0%} of them matches after unmixing strangers' faces ({namesake_source})")
+    # Above session 1's cut, its expected matches (every sighting there, whatever identity
+    # it travels under) say more than the identity-agreeing few; below it only the
+    # identity-agreeing pairs can speak, scaled to the same population.
+    block_counts = np.bincount(gammas[block, photo_k], weights=responsibility, minlength=n_photo)[:n_photo]
+    above_cut = np.arange(n_photo) >= photo_gamma_cut
     if anchors.sum() < config.min_anchor_pairs:
-        photo_counts = np.bincount(gammas[block, photo_k], weights=responsibility,
-                                   minlength=n_photo)[:n_photo]
+        photo_counts = block_counts
         photo_source = (f"only {int(anchors.sum())} identity-agreeing pairs: session 1's expected matches "
                         f"({photo_counts.sum():.1f}) per photo level above its cut")
+    else:
+        anchored_above = photo_counts[above_cut].sum()
+        scale = block_counts[above_cut].sum() / anchored_above if anchored_above > 0 else 1.0
+        photo_counts = np.where(above_cut, block_counts, photo_counts * scale)
+        photo_source += (f"; above {thresholds[cut_index]} session 1's {block_counts.sum():.1f} expected matches "
+                         f"instead, the anchors below it scaled by {scale:.2f}")
     # The prior spreads its pseudo-pairs over the levels where fewer than
     # `prior_impostor_share` of random pairs reach (a face that alike is rare among
     # strangers), not over the strangers' range: there a level holds matches only if the
     # identity-agreeing pairs show some after unmixing. A level with none gets
     # `unlike_face_m` (about -27 bits against the candidates' u), so that no agreement of
     # names and dates, which namesakes have, outweighs a face unlike the listing.
-    above = np.cumsum(impostor_levels[::-1])[::-1]   # share of random pairs at or above each level
-    supported = above <= config.prior_impostor_share
     photo_m = photo_counts + supported * config.m_prior_pairs / max(supported.sum(), 1)
     evidence[photo_k] = float(photo_counts.sum())
     photo_m = np.maximum(photo_m / photo_m.sum(), config.unlike_face_m)

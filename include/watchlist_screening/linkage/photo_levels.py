@@ -26,6 +26,9 @@ import numpy as np
 class PhotoLevelConfig:
     impostor_tail: tuple[float, ...] = (0.5, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6)
     min_points_beyond: int = 20       # a tail quantile needs this many sample points above it
+    # ... and ten times the matches the sample could hold, if this share of passengers
+    # were wanted (far above any real day's)
+    max_wanted_share: float = 0.01
     # Above the impostor tail, boundaries at these shares of the candidates there: most of
     # them are the nearest strangers, the day's matches and look-alikes are the top few.
     upper_tail: tuple[float, ...] = (0.5, 0.3, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005)
@@ -47,18 +50,25 @@ def random_pair_similarities(p_vecs: np.ndarray, w_vecs: np.ndarray, max_pairs: 
     rows = min(len(p_vecs), max(1, max_pairs // len(w_vecs)))
     rng = np.random.default_rng(seed)
     sample = p_vecs[rng.choice(len(p_vecs), rows, replace=False)] if rows < len(p_vecs) else p_vecs
-    return (sample @ w_vecs.T).ravel()
+    sims = sample @ w_vecs.T
+    return sims.ravel()
 
 
 def choose_thresholds(impostor: np.ndarray, candidate: np.ndarray,
-                      config: PhotoLevelConfig = PhotoLevelConfig()) -> tuple[tuple[float, ...], dict]:
-    """Descending photo level boundaries and notes on where each came from."""
+                      config: PhotoLevelConfig = PhotoLevelConfig(), sampled_passengers: int = 0) -> tuple[tuple[float, ...], dict]:
+    """Descending photo level boundaries and notes on where each came from.
+
+    The random pairs of `sampled_passengers` passengers hold those passengers' matches
+    too: a tail quantile is read only where the sample holds more pairs beyond it than
+    `max_wanted_share` of those passengers could contribute (a 5,000 × 4,000 sample with 40
+    matches read 0.79 as its one-in-a-million stranger)."""
+    min_beyond = max(config.min_points_beyond, config.max_wanted_share * sampled_passengers * 10)
     chosen: list[tuple[float, str]] = []
     impostor = np.sort(np.asarray(impostor, dtype=np.float64))
     n = len(impostor)
     tail_top = -1.0
     for p in config.impostor_tail:
-        if n * p < config.min_points_beyond:
+        if n * p < min_beyond:
             break
         value = float(impostor[int(np.floor((1 - p) * (n - 1)))])
         chosen.append((value, f"impostor quantile 1-{p:g}"))

@@ -136,14 +136,14 @@ def ensure_model(dsn: str, day: dt.date, model_dir: Path, retrain: bool = False,
 
 
 def _train(con, counts: dict, method: str | None) -> tuple[dict, dict]:
-    if method is None:
-        from watchlist_screening.config import Settings
+    from watchlist_screening.config import Settings
 
-        method = Settings.from_env().training_method
+    settings = Settings.from_env()
+    method = method or settings.training_method
     if method == "em":
         from watchlist_screening.linkage import em_training
 
-        return em_training.train(con, counts)
+        return em_training.train(con, counts, em_training.EMTrainingConfig(miss_cost=settings.miss_cost))
     if method != "priors":
         raise ValueError(f"WATCHLIST_TRAINING_METHOD must be 'priors' or 'em', got {method!r}")
     return training.train(con, counts)
