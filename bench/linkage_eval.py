@@ -8,7 +8,8 @@ Scales: a = 20,000 watchlist × 2 airports × 50,000 passengers, 200 sightings; 
 1,000,000 × 2 × 500,000, 1,000 sightings. Each scale is generated twice (a test seed and a
 training seed; generated data is cached under --work-dir), loaded with jsonl_loader (no
 Spark: Spark is benchmarked elsewhere), and run through the real linkage functions:
-candidates.build_candidates, training.train, scoring.score, grouping.group.
+candidates.build_candidates, screen_day.train_model (the pipeline's trainer), scoring.score,
+grouping.group.
 
 Reports per scale: sighting recall, alert precision, false alerts per 100,000 passengers,
 blocking recall, candidate pairs (total and per passenger), wall time and peak memory
@@ -55,7 +56,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "include"))
 
 from watchlist_screening.evaluate import evaluate, load_truth  # noqa: E402
-from watchlist_screening.linkage import candidates, grouping, jsonl_loader, scoring, training  # noqa: E402
+from watchlist_screening.linkage import candidates, grouping, jsonl_loader, scoring, screen_day, training  # noqa: E402
 from watchlist_screening.linkage import labels as reviewer_labels  # noqa: E402
 from watchlist_screening.linkage.data import PASSENGERS, WATCHLIST  # noqa: E402
 
@@ -423,7 +424,7 @@ def run_scale(name: str, work_dir: Path, baselines: bool, train_cache: dict, res
     print(f"  blocking: {result['blocking']}", flush=True)
     checkpoint()
     with step(steps, "train"):
-        model, notes = training.train(con, counts)
+        model, notes = screen_day.train_model(con, counts)
     result["training_notes"] = json.loads(json.dumps(notes, default=str))
     checkpoint()
     with step(steps, "score"):

@@ -52,7 +52,7 @@ from watchlist_screening.evaluate import evaluate, load_truth  # noqa: E402
 from watchlist_screening.evaluation import baselines, metrics, pairs  # noqa: E402
 from watchlist_screening.evaluation.scenarios import SIZES, Scenario, Size, pick  # noqa: E402
 from watchlist_screening.generator import GeneratorConfig, generate  # noqa: E402
-from watchlist_screening.linkage import candidates, jsonl_loader, scoring, training  # noqa: E402
+from watchlist_screening.linkage import candidates, jsonl_loader, scoring, screen_day  # noqa: E402
 from watchlist_screening.linkage.data import PASSENGERS  # noqa: E402
 
 DAY = "2026-11-21"
@@ -112,15 +112,6 @@ def model_scores(con: duckdb.DuckDBPyConnection, labelled: pairs.LabelledPairs) 
     return pairs.aligned_scores(labelled, rows), column
 
 
-def train_model(con: duckdb.DuckDBPyConnection, counts: dict, method: str) -> tuple[dict, dict]:
-    """The pipeline's trainer of that name (screen_day picks it from WATCHLIST_TRAINING_METHOD)."""
-    if method == "em":
-        from watchlist_screening.linkage import em_training
-
-        return em_training.train(con, counts)
-    return training.train(con, counts)
-
-
 def run_scenario(scenario: Scenario, size: Size, work_dir: Path, memory_gb: float,
                  method: str = "priors") -> dict:
     out: dict = {"world": scenario.world.changed(), "seed": scenario.seed, "training_method": method,
@@ -142,7 +133,7 @@ def run_scenario(scenario: Scenario, size: Size, work_dir: Path, memory_gb: floa
     n = len(labelled.sightings)
 
     t0 = time.perf_counter()
-    model, notes = train_model(con, counts, method)
+    model, notes = screen_day.train_model(con, counts, method)
     seconds["train"] = round(time.perf_counter() - t0, 1)
     out["training_notes"] = json.loads(json.dumps(notes, default=str))
     threshold, source = default_threshold(model, notes)

@@ -120,7 +120,7 @@ def ensure_model(dsn: str, day: dt.date, model_dir: Path, retrain: bool = False,
                  "and there is no model yet; the day has nothing to score", day, counts[data.PASSENGERS],
                  counts[data.WATCHLIST])
         return None
-    model, notes = _train(con, counts, method)
+    model, notes = train_model(con, counts, method)
     con.close()
     if label_set is not None:
         if match_threshold is None:
@@ -135,7 +135,9 @@ def ensure_model(dsn: str, day: dt.date, model_dir: Path, retrain: bool = False,
     return version
 
 
-def _train(con, counts: dict, method: str | None) -> tuple[dict, dict]:
+def train_model(con, counts: dict, method: str | None = None) -> tuple[dict, dict]:
+    """The configured trainer (WATCHLIST_TRAINING_METHOD, or `method`) on the day loaded
+    in `con` with its candidates; the pipeline and the benches train through here."""
     from watchlist_screening.config import Settings
 
     settings = Settings.from_env()
