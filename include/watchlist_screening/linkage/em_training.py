@@ -74,6 +74,14 @@ class EMTrainingConfig:
     min_dense_pairs: int = 10
     # what a wanted person cannot change: taught first, alone
     physique: tuple[str, ...] = ("sex", "height_cm", "eye_colour")
+    # prior means of their m, most similar level first (levels: same/other; <=2, <=4, <=7,
+    # <=10 cm, more; same, commonly confused, other)
+    physique_prior_pairs: float = 10.0
+    # under this many expected matches (session 1) the pipeline trains with the stated
+    # priors instead (screen_day.train_model): a day that small cannot teach the model
+    min_expected_matches: int = 20
+    physique_prior: tuple = (("sex", (0.99, 0.01)), ("height_cm", (0.4, 0.3, 0.2, 0.09, 0.01)),
+                             ("eye_colour", (0.9, 0.09, 0.01)))
     miss_cost: float = 3.0
     threshold_grid: tuple[float, ...] = tuple(round(x, 3) for x in (
         0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9))
@@ -217,7 +225,15 @@ def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: EMTrai
     # a few in ten thousand are non-matches), held fixed as Splink holds random-sampling u
     m_start, u_start = _start(gammas, levels, block)
     uniform = [np.full(n_levels, 1.0 / n_levels) for n_levels in levels]
-    weights = [config.m_prior_pairs] * len(levels)
+    # What a wanted person cannot change (the data contract: sex, height up to measurement,
+    # eye colour up to the usual confusions) shapes the physique priors: most of their
+    # pseudo-pairs on agreement, so a day with ten sightings does not read a different sex
+    # as weak evidence. Their weight, `physique_prior_pairs`, is a tenth of a 100-sighting
+    # day's evidence: data outweighs them.
+    priors = [np.asarray(dict(config.physique_prior)[n][::-1], float) if n in dict(config.physique_prior)
+              else uniform[k] for k, n in enumerate(names)]
+    weights = [config.physique_prior_pairs if n in dict(config.physique_prior) else config.m_prior_pairs
+               for n in names]
     # In two turns: physique alone first (identity fields agree or disagree together,
     # by how a wanted person travels, and EM left free splits the matches along that
     # instead of from the strangers); then identity with the physique m held.
@@ -225,7 +241,7 @@ def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: EMTrai
     body_only = session1.copy()
     body_only[:, [k for k in range(len(levels)) if k not in physique]] = -1
     b_unique, b_counts, _ = em.patterns(body_only)
-    body = em.fit(b_unique, b_counts, levels, m_start, u_start, 0.5, m_prior=uniform, m_prior_weight=weights,
+    body = em.fit(b_unique, b_counts, levels, m_start, u_start, 0.5, m_prior=priors, m_prior_weight=weights,
                   max_iterations=config.em_max_iterations)
     # Identity m: one M-step from the physique's posteriors, not EM: left to iterate, EM
     # drifts to "the matches are those who travel as themselves" even with the physique
