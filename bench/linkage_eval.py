@@ -56,6 +56,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "include"))
 
 from watchlist_screening.evaluate import evaluate, load_truth  # noqa: E402
+from watchlist_screening.evaluation import pairs as labelled_pairs  # noqa: E402
 from watchlist_screening.linkage import candidates, grouping, jsonl_loader, scoring, screen_day, training  # noqa: E402
 from watchlist_screening.linkage import labels as reviewer_labels  # noqa: E402
 from watchlist_screening.linkage.data import PASSENGERS, WATCHLIST  # noqa: E402
@@ -140,27 +141,8 @@ def generate(work_dir: Path, spec: dict, seed: int) -> Path:
 
 
 def decoys(landing: Path) -> dict[tuple[str, str], str]:
-    """(scan_id, subject_id) → decoy kind. A decoy is built against one listing, but it
-    resembles the person, so it is a decoy for every listing of that person too (a
-    person listed by two agencies shows up as two alerts)."""
-    path = landing / "truth" / f"{DAY}.decoys.jsonl"
-    persons = landing / "truth" / "watchlist_persons.jsonl"
-    person_of, listings = {}, {}
-    if persons.exists():
-        for line in persons.read_text().splitlines():
-            if line.strip():
-                r = json.loads(line)
-                person_of[r["subject_id"]] = r["person_id"]
-                listings.setdefault(r["person_id"], []).append(r["subject_id"])
-    out = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            if line.strip():
-                r = json.loads(line)
-                person = person_of.get(r["subject_id"])
-                for subject in listings.get(person, [r["subject_id"]]):
-                    out.setdefault((r["scan_id"], subject), r["kind"])
-    return out
+    """(scan_id, subject_id) → decoy kind, for every listing of the person a decoy resembles."""
+    return labelled_pairs.decoy_kinds(landing, DAY)
 
 
 def metrics(truth: dict[str, set[str]], pairs, passengers: int, decoy: dict | None = None) -> dict:

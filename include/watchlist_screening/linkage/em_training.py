@@ -51,6 +51,7 @@ from watchlist_screening.linkage.photo_levels import (
     random_pair_similarities,
 )
 from watchlist_screening.linkage.settings import settings_creator
+from watchlist_screening.linkage.training import monotone_u
 
 log = logging.getLogger(__name__)
 
@@ -131,27 +132,6 @@ def _namesake_levels(con: duckdb.DuckDBPyConnection, thresholds: tuple[float, ..
     # every level possible for a stranger: half a pair where none was seen
     shares = (shares + 0.5) / (shares.sum() + 0.5 * len(shares))
     return shares, f"strangers' faces from {len(sims)} namesakes of another sex"
-
-
-def monotone_u(m: list[float], u: list[float]) -> list[float]:
-    """u adjusted so that the Bayes factor m/u never rises from one level to the next
-    (levels ordered most similar first), by pooling adjacent violators. A pool keeps its
-    total m and u, so its Bayes factor is the pool's evidence; m is left alone."""
-    pools: list[list] = []  # [sum_m, sum_u, first_level, last_level]
-    for i, (mi, ui) in enumerate(zip(m, u)):
-        pools.append([mi, ui, i, i])
-        while len(pools) > 1 and pools[-2][0] * pools[-1][1] < pools[-1][0] * pools[-2][1]:
-            last = pools.pop()
-            pools[-1][0] += last[0]
-            pools[-1][1] += last[1]
-            pools[-1][3] = last[3]
-    out = list(u)
-    for sum_m, sum_u, first, last in pools:
-        if first == last or sum_m == 0:
-            continue
-        for i in range(first, last + 1):
-            out[i] = m[i] * sum_u / sum_m
-    return out
 
 
 def recommend_threshold(posteriors: np.ndarray, config: "EMTrainingConfig") -> tuple[float, dict]:
