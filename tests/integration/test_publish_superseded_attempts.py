@@ -32,7 +32,8 @@ def warehouse(stack_db):
 
 
 def _lines(file: str, scan_ids: list[str], bad: str | None = None) -> pa.RecordBatch:
-    texts = [passenger(s, "AMS", scanned_at="2033-03-03T10:00:00Z") for s in scan_ids] + ([bad] if bad else [])
+    airport = file.rsplit("/", 1)[-1][:3]   # a line must carry its file's airport (or it is quarantined)
+    texts = [passenger(s, airport, scanned_at="2033-03-03T10:00:00Z") for s in scan_ids] + ([bad] if bad else [])
     n = len(texts)
     return pa.RecordBatch.from_pydict({
         "source_file": [file] * n, "line_number": pa.array(range(1, n + 1), pa.int32()),
