@@ -160,6 +160,9 @@ def run_scenario(scenario: Scenario, size: Size, work_dir: Path, memory_gb: floa
         **ranking_figures(model_curve),
         "vs_face": metrics.shortfall(model_curve, face_curve),
         "unscored_candidates": int(np.isnan(scores).sum()),
+        # the model's probabilities against truth, per band (item 4 of issue 12)
+        "calibration": metrics.calibration(
+            1.0 / (1.0 + np.exp2(-scores)) if score_column == "match_weight" else scores, labelled.is_match),
     }
     at_model_recall = metrics.precision_at_recall(face_curve, e.recall)
     out["face"] = {**ranking_figures(face_curve),

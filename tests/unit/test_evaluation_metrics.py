@@ -75,3 +75,18 @@ def test_a_curve_that_cannot_reach_a_recall_falls_short_there():
     blind = pr_curve(np.array([0.9, np.nan]), np.array([True, False]), np.array([0, -1]), 2)
     gap = shortfall(blind, face)
     assert gap["max_shortfall"] == 1.0 and gap["at_recall"] == 0.51
+
+
+def test_calibration_puts_predicted_beside_observed_per_band():
+    from watchlist_screening.evaluation.metrics import calibration
+
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0, 1, 200_000)
+    y = rng.uniform(0, 1, p.size) < p                      # calibrated by construction
+    rows = calibration(np.r_[p, np.nan], np.r_[y, False])
+    assert sum(r["pairs"] for r in rows) == p.size       # the unscored pair is left out
+    for r in rows:
+        assert abs(r["mean_predicted"] - r["observed"]) < 0.02, r
+    overconfident = calibration(np.full(1000, 0.95), np.zeros(1000, bool))
+    band = next(r for r in overconfident if r["pairs"])
+    assert band["band"] == [0.9, 0.99] and band["observed"] == 0.0

@@ -100,3 +100,25 @@ def summary(curve: Curve, target_recall: float = 0.99, target_precision: float =
     return {f"precision_at_recall_{target_recall}": None if p is None else round(p, 4),
             f"recall_at_precision_{target_precision}": round(recall_at_precision(curve, target_precision), 4),
             "max_recall": round(float(curve.recall.max()), 4) if len(curve.recall) else 0.0}
+
+
+CALIBRATION_BANDS = (0.0, 0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1.0)
+
+
+def calibration(probabilities, is_match, bands: tuple[float, ...] = CALIBRATION_BANDS) -> list[dict]:
+    """Predicted against observed per probability band: how many pairs fell in it, their
+    mean predicted probability, and the share that are true matches. Calibrated
+    probabilities put the two side by side; NaN (an unscored pair) is left out."""
+    p = np.asarray(probabilities, dtype=float)
+    y = np.asarray(is_match, dtype=bool)
+    keep = ~np.isnan(p)
+    p, y = p[keep], y[keep]
+    rows = []
+    for i, (lo, hi) in enumerate(zip(bands, bands[1:])):
+        inside = (p >= lo) & ((p < hi) if i < len(bands) - 2 else (p <= hi))
+        count = int(inside.sum())
+        rows.append({"band": [lo, hi], "pairs": count,
+                     "mean_predicted": round(float(p[inside].mean()), 4) if count else None,
+                     "observed": round(float(y[inside].mean()), 4) if count else None,
+                     "matches": int(y[inside].sum())})
+    return rows
