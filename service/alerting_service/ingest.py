@@ -13,6 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from alerting_service import store
 from alerting_service.idempotency import IdempotencyKeyReused
+from alerting_service.metrics import Metrics
 from alerting_service.models import Alert, IngestResult, ItemResult
 from alerting_service.payloads import ParsedAlerts
 
@@ -69,6 +70,24 @@ async def ingest(pool: AsyncConnectionPool, parsed: ParsedAlerts, idempotency_ke
         },
     )
     return Outcome(ACCEPTED, body)
+
+
+async def receive(pool: AsyncConnectionPool, metrics: Metrics, parsed: ParsedAlerts,
+                  idempotency_key: str | None) -> Outcome:
+    """`ingest`, counted in the replica's metrics and its refusals logged: the one way a batch
+    is received, over REST and gRPC alike."""
+    outcome = await ingest(pool, parsed, idempotency_key)
+    if outcome.replayed:
+        metrics.replays.inc()
+    else:
+        for name, label in (("created", "created"), ("updated", "updated"), ("duplicates", "duplicate"),
+                            ("refused", "refused")):
+            metrics.alerts.labels(label).inc(outcome.body.get(name, 0))
+    if parsed.refusals and not outcome.replayed:
+        # Ids and reasons only, for whoever reads the service's log (no personal data).
+        log.warning("alerts refused", extra={"refused": [
+            {k: r[k] for k in ("index", "scan_id", "subject_id", "reason")} for r in parsed.refusals[:20]]})
+    return outcome
 
 
 async def _store_alerts(conn: AsyncConnection, parsed: ParsedAlerts) -> dict[str, Any]:

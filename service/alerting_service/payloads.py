@@ -148,7 +148,12 @@ def parse_alerts(raw: bytes) -> ParsedAlerts:
     its length and shape (422), then alert by alert: valid alerts in `valid`, the
     others in `refusals` with their reasons.
     """
-    data = load_json(raw)
+    return validate_payload(load_json(raw))
+
+
+def validate_payload(data: Any) -> ParsedAlerts:
+    """`parse_alerts` for a payload already decoded (JSON, or a gRPC request as the same
+    dict): the one validation both APIs apply, alert by alert."""
     if not (isinstance(data, dict) and "alerts" in data):
         try:
             alert = Alert.model_validate(data)

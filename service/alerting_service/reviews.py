@@ -2,6 +2,7 @@
 reading an alert's audit trail, and reading decisions as training labels."""
 from __future__ import annotations
 
+import logging
 import uuid
 from typing import Any
 
@@ -9,6 +10,10 @@ from psycopg import AsyncConnection, sql
 from psycopg_pool import AsyncConnectionPool
 
 from alerting_service import store
+from alerting_service.metrics import Metrics
+from alerting_service.models import ReviewDecision
+
+log = logging.getLogger(__name__)
 
 # Decisions are written one transaction at a time, so review ids (the labels cursor)
 # commit in increasing order: a reader at ?since=N can never miss a smaller id that
@@ -49,6 +54,19 @@ async def decide(
             [decision, reviewer, review["decided_at"], alert_id],
         )
         return await store.get_alert(conn, alert_id)
+
+
+async def record(pool: AsyncConnectionPool, metrics: Metrics, alert_id: uuid.UUID, decision: ReviewDecision,
+                 credential_id: str) -> dict[str, Any] | None:
+    """The one way a decision is stored, for the API, gRPC and the review page alike."""
+    row = await decide(pool, alert_id, decision=decision.decision, reviewer=decision.reviewer,
+                       credential_id=credential_id, note=decision.note)
+    if row is not None:
+        metrics.reviews.labels(decision.decision).inc()
+        # Ids only: the reviewer's name and note stay in the database.
+        log.info("review recorded",
+                 extra={"alert_id": str(alert_id), "decision": decision.decision, "credential_id": credential_id})
+    return row
 
 
 async def audit_trail(conn: AsyncConnection, alert_id: uuid.UUID) -> list[dict[str, Any]]:

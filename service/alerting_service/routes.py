@@ -4,20 +4,30 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response, status
-from pydantic import TypeAdapter
-from starlette.concurrency import run_in_threadpool
 from fastapi.dependencies.utils import get_flat_dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from psycopg import AsyncConnection
+from pydantic import TypeAdapter
+from starlette.concurrency import run_in_threadpool
 
-from alerting_service import db, reviews, runs, store
-from alerting_service.auth import Principal, Role, require
+from alerting_service import db, paging, reviews, runs, store
+from alerting_service.deps import (
+    LabelReader,
+    MetricsDep,
+    PipelineCaller,
+    PoolDep,
+    ReviewerCaller,
+    SessionDep,
+    SettingsDep,
+)
 from alerting_service.idempotency import InvalidIdempotencyKey, parse_key
-from alerting_service.ingest import ingest
+from alerting_service.ingest import receive
 from alerting_service.models import (
     MAX_BATCH,
     Airport,
@@ -36,16 +46,10 @@ from alerting_service.models import (
     RunState,
     Status,
 )
+from alerting_service.paging import MAX_CURSOR, MAX_OFFSET, MAX_PAGE
 from alerting_service.payloads import BodyRefused, parse_alerts, read_body
 
 log = logging.getLogger(__name__)
-
-# Reading a whole day is one GET for contract consumers; a day has far fewer alerts than
-# this, and a Link rel="next" header says when a page was cut short.
-MAX_PAGE = 10_000
-# Far beyond any real table, and inside PostgreSQL's bigint.
-MAX_OFFSET = 2**31 - 1
-MAX_CURSOR = 2**63 - 1
 
 _DESCRIPTIONS = {
     400: "Unreadable request: a body that is not UTF-8 (JSON routes other than POST /v1/alerts), "
@@ -94,16 +98,15 @@ async def healthz() -> dict[str, str]:
     "/readyz", tags=["operations"], summary="Readiness: the database answers",
     responses={503: {"model": dict[str, str], "description": "database unavailable"}},
 )
-async def readyz(request: Request) -> JSONResponse:
-    settings = request.app.state.settings
-    if await db.is_ready(request.app.state.pool, settings.ready_timeout_seconds):
+async def readyz(pool: PoolDep, settings: SettingsDep) -> JSONResponse:
+    if await db.is_ready(pool, settings.ready_timeout_seconds):
         return JSONResponse({"status": "ready"})
     return JSONResponse({"status": "database unavailable"}, status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(request: Request) -> Response:
-    return Response(generate_latest(request.app.state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+async def metrics(counters: MetricsDep) -> Response:
+    return Response(generate_latest(counters.registry), media_type=CONTENT_TYPE_LATEST)
 
 
 # The body is read and validated by payloads.py (bounded, off the event loop, alert by
@@ -129,7 +132,10 @@ PAYLOAD_SCHEMAS = _PAYLOAD_SCHEMA.pop("$defs", {})
 )
 async def post_alerts(
     request: Request,
-    _: Annotated[Principal, Depends(require(Role.PIPELINE))],
+    _: PipelineCaller,
+    pool: PoolDep,
+    settings: SettingsDep,
+    counters: MetricsDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     key = None
@@ -138,7 +144,6 @@ async def post_alerts(
             key = parse_key(idempotency_key)
         except InvalidIdempotencyKey as exc:
             raise HTTPException(status.HTTP_400_BAD_REQUEST, str(exc)) from None
-    settings = request.app.state.settings
     try:
         raw = await read_body(request.stream(), request.headers.get("content-length"), settings.max_body_bytes)
         # Parsing and validating megabytes is CPU work: in a worker thread, /readyz and the
@@ -146,18 +151,7 @@ async def post_alerts(
         parsed = await run_in_threadpool(parse_alerts, raw)
     except BodyRefused as exc:
         return JSONResponse({"detail": exc.detail}, exc.status)
-    outcome = await ingest(request.app.state.pool, parsed, key)
-    counters = request.app.state.metrics
-    if outcome.replayed:
-        counters.replays.inc()
-    else:
-        for name, label in (("created", "created"), ("updated", "updated"), ("duplicates", "duplicate"),
-                            ("refused", "refused")):
-            counters.alerts.labels(label).inc(outcome.body.get(name, 0))
-    if parsed.refusals and not outcome.replayed:
-        # Ids and reasons only, for whoever reads the service's log (no personal data).
-        log.warning("alerts refused", extra={"refused": [
-            {k: r[k] for k in ("index", "scan_id", "subject_id", "reason")} for r in parsed.refusals[:20]]})
+    outcome = await receive(pool, counters, parsed, key)
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     return JSONResponse(outcome.body, outcome.status, headers=headers)
 
@@ -173,14 +167,14 @@ async def post_alerts(
     "kept), recording this run and model, unless a newer run of the day exists.",
 )
 async def complete_run(
-    request: Request,
     date: Annotated[PassengerDay, Path()],
     run_id: Annotated[RunId, Path()],
     body: RunCompletion,
-    _: Annotated[Principal, Depends(require(Role.PIPELINE))],
+    _: PipelineCaller,
+    pool: PoolDep,
 ) -> dict:
-    return await runs.complete_batch(request.app.state.pool, date, run_id, body.model_version, body.batches,
-                                     body.batch, body.planned_at)
+    return await runs.complete_batch(pool, date, run_id, body.model_version, body.batches, body.batch,
+                                     body.planned_at)
 
 
 @api.get(
@@ -193,20 +187,18 @@ async def complete_run(
 async def list_alerts(
     request: Request,
     response: Response,
-    _: Annotated[Principal, Depends(require(Role.REVIEWER))],
+    _: ReviewerCaller,
+    conn: SessionDep,
     date: Annotated[PassengerDay | None, Query(description="passenger day YYYY-MM-DD")] = None,
     airport: Annotated[Airport | None, Query()] = None,
     status_: Annotated[Status | None, Query(alias="status", description="review status, or withdrawn")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE), DigitsOnly] = MAX_PAGE,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET), DigitsOnly] = 0,
 ) -> list[dict]:
-    async with request.app.state.pool.connection() as conn:
-        # One row more than asked tells whether a next page exists without a COUNT.
-        rows = await store.list_alerts(conn, day=date, airport=airport, status=status_, limit=limit + 1,
-                                       offset=offset)
-    if len(rows) > limit:
-        rows = rows[:limit]
-        _link_next(request, response, offset=offset + limit, limit=limit)
+    rows, more = paging.cut(await store.list_alerts(conn, day=date, airport=airport, status=status_,
+                                                    limit=paging.over_fetch(limit), offset=offset), limit)
+    if more:
+        paging.link_next(request, response, offset=offset + limit, limit=limit)
     return rows
 
 
@@ -214,14 +206,8 @@ async def list_alerts(
     "/v1/alerts/{alert_id}", response_model=AlertRecord, responses=errors(404, 422), tags=["alerts"],
     summary="One alert",
 )
-async def get_alert(
-    request: Request, alert_id: AlertId, _: Annotated[Principal, Depends(require(Role.REVIEWER))]
-) -> dict:
-    async with request.app.state.pool.connection() as conn:
-        row = await store.get_alert(conn, alert_id)
-    if row is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such alert")
-    return row
+async def get_alert(alert_id: AlertId, _: ReviewerCaller, conn: SessionDep) -> dict:
+    return await _existing_alert(conn, alert_id)
 
 
 @api.patch(
@@ -232,64 +218,37 @@ async def get_alert(
     summary="Record a review decision (appended to the alert's audit trail)",
 )
 async def review_alert(
-    request: Request,
-    alert_id: AlertId,
-    decision: ReviewDecision,
-    principal: Annotated[Principal, Depends(require(Role.REVIEWER))],
+    alert_id: AlertId, decision: ReviewDecision, principal: ReviewerCaller, pool: PoolDep, counters: MetricsDep,
 ) -> dict:
-    row = await record_decision(request, alert_id, decision, principal.credential_id)
+    row = await reviews.record(pool, counters, alert_id, decision, principal.credential_id)
     if row is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, "no such alert")
     return row
 
 
-async def record_decision(request: Request, alert_id: uuid.UUID, decision: ReviewDecision,
-                          credential_id: str) -> dict | None:
-    """The one way a decision is stored, for the API and the review page alike."""
-    row = await reviews.decide(
-        request.app.state.pool, alert_id, decision=decision.decision, reviewer=decision.reviewer,
-        credential_id=credential_id, note=decision.note,
-    )
-    if row is not None:
-        request.app.state.metrics.reviews.labels(decision.decision).inc()
-        # Ids only: the reviewer's name and note stay in the database.
-        log.info(
-            "review recorded",
-            extra={"alert_id": str(alert_id), "decision": decision.decision, "credential_id": credential_id},
-        )
+def _about_one_alert(path: str, name: str, model: type, tag: str, summary: str,
+                     fetch: Callable[[AsyncConnection, uuid.UUID], Awaitable[list[dict]]]) -> None:
+    """A GET listing rows that belong to one alert (404 when there is no such alert)."""
+
+    @api.get(path, name=name, response_model=list[model], responses=errors(404, 422), tags=[tag], summary=summary)
+    async def listing(alert_id: AlertId, _: ReviewerCaller, conn: SessionDep) -> list[dict]:
+        await _existing_alert(conn, alert_id)
+        return await fetch(conn, alert_id)
+
+
+_about_one_alert("/v1/alerts/{alert_id}/revisions", "alert_revisions", AlertRevision, "alerts",
+                 "An alert's earlier states (superseded by a re-run's update or withdrawal), oldest first",
+                 store.revisions)
+_about_one_alert("/v1/alerts/{alert_id}/reviews", "alert_reviews", ReviewRecord, "reviews",
+                 "An alert's audit trail, oldest decision first", reviews.audit_trail)
+
+
+async def _existing_alert(conn: AsyncConnection, alert_id: uuid.UUID) -> dict:
+    """The alert, or the 404 of every route about one alert."""
+    row = await store.get_alert(conn, alert_id)
+    if row is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "no such alert")
     return row
-
-
-@api.get(
-    "/v1/alerts/{alert_id}/revisions",
-    response_model=list[AlertRevision],
-    responses=errors(404, 422),
-    tags=["alerts"],
-    summary="An alert's earlier states (superseded by a re-run's update or withdrawal), oldest first",
-)
-async def alert_revisions(
-    request: Request, alert_id: AlertId, _: Annotated[Principal, Depends(require(Role.REVIEWER))]
-) -> list[dict]:
-    async with request.app.state.pool.connection() as conn:
-        if await store.get_alert(conn, alert_id) is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such alert")
-        return await store.revisions(conn, alert_id)
-
-
-@api.get(
-    "/v1/alerts/{alert_id}/reviews",
-    response_model=list[ReviewRecord],
-    responses=errors(404, 422),
-    tags=["reviews"],
-    summary="An alert's audit trail, oldest decision first",
-)
-async def alert_reviews(
-    request: Request, alert_id: AlertId, _: Annotated[Principal, Depends(require(Role.REVIEWER))]
-) -> list[dict]:
-    async with request.app.state.pool.connection() as conn:
-        if await store.get_alert(conn, alert_id) is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such alert")
-        return await reviews.audit_trail(conn, alert_id)
 
 
 @api.get(
@@ -305,18 +264,12 @@ async def alert_reviews(
 async def list_labels(
     request: Request,
     response: Response,
-    _: Annotated[Principal, Depends(require(Role.REVIEWER, Role.LABELS))],
+    _: LabelReader,
+    conn: SessionDep,
     since: Annotated[int, Query(ge=0, le=MAX_CURSOR, description="last review_id already read"), DigitsOnly] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE), DigitsOnly] = 1000,
 ) -> list[dict]:
-    async with request.app.state.pool.connection() as conn:
-        rows = await reviews.labels_since(conn, since, limit + 1)
-    if len(rows) > limit:
-        rows = rows[:limit]
-        _link_next(request, response, since=rows[-1]["review_id"], limit=limit)
+    rows, more = paging.cut(await reviews.labels_since(conn, since, paging.over_fetch(limit)), limit)
+    if more:
+        paging.link_next(request, response, since=rows[-1]["review_id"], limit=limit)
     return rows
-
-
-def _link_next(request: Request, response: Response, **params: int) -> None:
-    next_query = request.url.include_query_params(**params).query
-    response.headers["Link"] = f'<{request.url.path}?{next_query}>; rel="next"'

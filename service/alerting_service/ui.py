@@ -20,11 +20,10 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 
-from alerting_service import store
+from alerting_service import reviews, store
 from alerting_service.auth import Role
 from alerting_service.models import Decision, DigitsOnly, PassengerDay, ReviewDecision, Status
 from alerting_service.ratelimit import client_key
-from alerting_service.routes import record_decision
 from alerting_service.sessions import COOKIE_NAME, LIFETIME_SECONDS, Session
 
 _HERE = Path(__file__).parent
@@ -200,7 +199,8 @@ async def review_decision(
         review = ReviewDecision(decision=decision, reviewer=session.reviewer, note=note.strip() or None)
     except ValidationError as exc:
         return _page(request, "error.html", 422, message=f"Decision refused: {exc.errors()[0]['msg']}.")
-    if await record_decision(request, alert_id, review, session.credential_id) is None:
+    if await reviews.record(request.app.state.pool, request.app.state.metrics, alert_id, review,
+                            session.credential_id) is None:
         return _page(request, "error.html", 404, message="There is no such alert.")
     # Post/redirect/get: reloading the page afterwards does not send the decision again.
     back = {k: v for k, v in (("date", date), ("status", status)) if v}
