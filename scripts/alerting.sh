@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The alerting service on the local stack: uvicorn replicas (ports $ALERTS_REPLICA_PORTS)
-# behind nginx on 127.0.0.1:$ALERTS_LB_PORT: pids and logs under .local/, nginx's prefix (config,
+# The alerting service on the local stack: uvicorn replicas (ports $ALERTS_REPLICA_PORTS, and
+# their gRPC API on $ALERTS_GRPC_REPLICA_PORTS) behind nginx on 127.0.0.1:$ALERTS_LB_PORT
+# (gRPC: 127.0.0.1:$ALERTS_GRPC_LB_PORT): pids and logs under .local/, nginx's prefix (config,
 # temp dirs its workers write) in the stack's state dir (lib.sh), which they can enter.
 #   alerting.sh start | stop | restart | status
 # restart is rolling: one replica at a time, so the balancer always has one to send to.
@@ -53,9 +54,18 @@ wait_healthy() {  # name pid_file pattern url log_file
   done
 }
 
+# The gRPC port of the replica whose REST port is $1 (the same place in the two lists).
+grpc_port_of() {
+  local rest=($ALERTS_REPLICA_PORTS) grpc=($ALERTS_GRPC_REPLICA_PORTS) i
+  for i in "${!rest[@]}"; do [ "${rest[$i]}" = "$1" ] && { echo "${grpc[$i]}"; return; }; done
+  die "no gRPC port for replica port $1"
+}
+
 start_replica() {  # port
-  local port=$1
+  local port=$1 grpc_port
+  grpc_port=$(grpc_port_of "$port")
   require_free_port "$port" "replica 127.0.0.1:$port"
+  require_free_port "$grpc_port" "replica gRPC 127.0.0.1:$grpc_port"
   (
     # Only what the service needs: no warehouse credentials in the replica's environment.
     # (Un-exported here rather than `env -i NAME=value`: argv is visible to every user.)
@@ -64,14 +74,14 @@ start_replica() {  # port
     done
     export PYTHONPATH="$REPO_ROOT/service"
     spawn "$(replica_pid_file "$port")" "$LOG_DIR/alerting-$port.log" \
-      "$VENV/bin/python" -m alerting_service --host 127.0.0.1 --port "$port"
+      "$VENV/bin/python" -m alerting_service --host 127.0.0.1 --port "$port" --grpc-port "$grpc_port"
   )
 }
 
 UPSTREAM_FAILURES="max_fails=3 fail_timeout=5s"
 
 render_nginx() {
-  local servers="" port user_directive=""
+  local servers="" grpc_servers="" port user_directive=""
   # A replica leaves the pool for fail_timeout after max_fails transport errors (errors,
   # timeouts, 502/503: proxy_next_upstream in the template) within fail_timeout. One error is
   # a reset connection or a replica restarting, and its request is already retried on the
@@ -80,13 +90,17 @@ render_nginx() {
   for port in $ALERTS_REPLICA_PORTS; do
     servers+="        server 127.0.0.1:$port $UPSTREAM_FAILURES;"$'\n'
   done
+  for port in $ALERTS_GRPC_REPLICA_PORTS; do
+    grpc_servers+="        server 127.0.0.1:$port $UPSTREAM_FAILURES;"$'\n'
+  done
   # As root the master drops its workers' privileges; as a normal user there is nothing to drop.
   [ "$(id -u)" = 0 ] && user_directive="user $(id -un nobody) $(id -gn nobody);"
   ensure_state_dir
   mkdir -p "$NGINX_DIR/tmp"
   NGINX_USER_DIRECTIVE="$user_directive" NGINX_PREFIX="$NGINX_DIR" NGINX_LOG_DIR="$LOG_DIR" \
     LISTEN="127.0.0.1:$ALERTS_LB_PORT" UPSTREAM_SERVERS="$servers" \
-    envsubst '${NGINX_USER_DIRECTIVE} ${NGINX_PREFIX} ${NGINX_LOG_DIR} ${LISTEN} ${UPSTREAM_SERVERS}' \
+    GRPC_LISTEN="127.0.0.1:$ALERTS_GRPC_LB_PORT" GRPC_UPSTREAM_SERVERS="$grpc_servers" \
+    envsubst '${NGINX_USER_DIRECTIVE} ${NGINX_PREFIX} ${NGINX_LOG_DIR} ${LISTEN} ${UPSTREAM_SERVERS} ${GRPC_LISTEN} ${GRPC_UPSTREAM_SERVERS}' \
     <"$NGINX_TEMPLATE" >"$NGINX_CONF.new"
   "$NGINX_BIN" -t -q -p "$NGINX_DIR/" -c "$NGINX_CONF.new" -e "$LOG_DIR/nginx-error.log" \
     || die "rendered nginx config is invalid: $NGINX_CONF.new"
@@ -103,6 +117,7 @@ start_nginx() {
     stop_all QUIT nginx "$LEGACY_NGINX_PID"
   fi
   require_free_port "$ALERTS_LB_PORT" "$name"
+  require_free_port "$ALERTS_GRPC_LB_PORT" "gRPC load balancer 127.0.0.1:$ALERTS_GRPC_LB_PORT"
   [ -x "$NGINX_BIN" ] || die "nginx not found (install: apt-get install nginx-light)"
   render_nginx
   # `daemon off` keeps the master the process spawned here, so the pid spawn records is

@@ -12,7 +12,7 @@ STACK_ENV="$LOCAL_DIR/stack.env"
 PORTS_ENV="$LOCAL_DIR/ports.env"
 if [ -s "$PORTS_ENV" ]; then
   while IFS='=' read -r _name _value; do
-    case $_name in PG_PORT | ALERTS_LB_PORT | ALERTS_REPLICA_PORTS) [ -n "${!_name:-}" ] || printf -v "$_name" %s "$_value" ;; esac
+    case $_name in PG_PORT | ALERTS_LB_PORT | ALERTS_REPLICA_PORTS | ALERTS_GRPC_LB_PORT | ALERTS_GRPC_REPLICA_PORTS) [ -n "${!_name:-}" ] || printf -v "$_name" %s "$_value" ;; esac
   done <"$PORTS_ENV"
   unset _name _value
 fi
@@ -20,6 +20,30 @@ PG_PORT="${PG_PORT:-55432}"
 PG_BIN="${PG_BIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)}"
 ALERTS_LB_PORT="${ALERTS_LB_PORT:-8088}"
 ALERTS_REPLICA_PORTS="${ALERTS_REPLICA_PORTS:-8091 8092}"
+# The gRPC API: the balancer's port, and one port per replica (in ALERTS_REPLICA_PORTS'
+# order). The documented stack has fixed ones; a stack on other ports (tests, benches, a
+# second clone) that names no gRPC ports gets free ones, remembered in its ports.env, so
+# that it never collides with another stack's gRPC ports.
+if [ -z "${ALERTS_GRPC_LB_PORT:-}${ALERTS_GRPC_REPLICA_PORTS:-}" ]; then
+  if [ "$ALERTS_LB_PORT $ALERTS_REPLICA_PORTS" = "8088 8091 8092" ]; then
+    ALERTS_GRPC_LB_PORT=8089; ALERTS_GRPC_REPLICA_PORTS="8093 8094"
+  else
+    read -r ALERTS_GRPC_LB_PORT ALERTS_GRPC_REPLICA_PORTS < <(python3 -c '
+import socket, sys
+from contextlib import ExitStack
+with ExitStack() as held:
+    socks = [held.enter_context(socket.socket()) for _ in range(int(sys.argv[1]))]
+    for s in socks:
+        s.bind(("127.0.0.1", 0))
+    print(" ".join(str(s.getsockname()[1]) for s in socks))' "$(( $(wc -w <<<"$ALERTS_REPLICA_PORTS") + 1 ))")
+    printf 'ALERTS_GRPC_LB_PORT=%s\nALERTS_GRPC_REPLICA_PORTS=%s\n' "$ALERTS_GRPC_LB_PORT" "$ALERTS_GRPC_REPLICA_PORTS" >>"$PORTS_ENV"
+  fi
+fi
+if [ "$(wc -w <<<"$ALERTS_GRPC_REPLICA_PORTS")" != "$(wc -w <<<"$ALERTS_REPLICA_PORTS")" ]; then
+  printf '[stack] ERROR: ALERTS_GRPC_REPLICA_PORTS (%s) needs one port per replica of ALERTS_REPLICA_PORTS (%s)\n' \
+    "$ALERTS_GRPC_REPLICA_PORTS" "$ALERTS_REPLICA_PORTS" >&2
+  exit 1
+fi
 
 # What the stack's daemons must reach themselves. As root, PostgreSQL runs as `postgres` and
 # nginx's workers as `nobody`, and a clone may sit where neither can enter (root's home, a
@@ -89,7 +113,7 @@ port_owner() {  # port
 
 require_free_port() {  # port what
   port_in_use "$1" || return 0
-  die "$2: port $1 is taken by $(port_owner "$1"). Stop that stack (make down in its clone) or pick other ports (PG_PORT, ALERTS_LB_PORT, ALERTS_REPLICA_PORTS)"
+  die "$2: port $1 is taken by $(port_owner "$1"). Stop that stack (make down in its clone) or pick other ports (PG_PORT, ALERTS_LB_PORT, ALERTS_REPLICA_PORTS, ALERTS_GRPC_LB_PORT, ALERTS_GRPC_REPLICA_PORTS)"
 }
 
 wait_http() {  # url, seconds

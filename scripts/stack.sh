@@ -3,13 +3,14 @@
 # PostgreSQL (warehouse + alerts databases), the alerting service replicas, nginx in front.
 #   stack.sh up | down | db (PostgreSQL, migrations and .local/stack.env only)
 #            | destroy (down, then delete the cluster and everything kept outside .local)
-# Ports: PG_PORT, ALERTS_LB_PORT, ALERTS_REPLICA_PORTS (defaults in lib.sh); another .local
+# Ports: PG_PORT, ALERTS_LB_PORT, ALERTS_REPLICA_PORTS, ALERTS_GRPC_LB_PORT,
+# ALERTS_GRPC_REPLICA_PORTS (defaults in lib.sh); another .local
 # dir (WATCHLIST_LOCAL_DIR) with other ports is a second, independent stack (the tests' own).
 source "$(dirname "$0")/lib.sh"
 
 write_ports() {
-  printf 'PG_PORT=%s\nALERTS_LB_PORT=%s\nALERTS_REPLICA_PORTS=%s\n' \
-    "$PG_PORT" "$ALERTS_LB_PORT" "$ALERTS_REPLICA_PORTS" >"$PORTS_ENV"
+  printf 'PG_PORT=%s\nALERTS_LB_PORT=%s\nALERTS_REPLICA_PORTS=%s\nALERTS_GRPC_LB_PORT=%s\nALERTS_GRPC_REPLICA_PORTS=%s\n' \
+    "$PG_PORT" "$ALERTS_LB_PORT" "$ALERTS_REPLICA_PORTS" "$ALERTS_GRPC_LB_PORT" "$ALERTS_GRPC_REPLICA_PORTS" >"$PORTS_ENV"
 }
 
 write_env() {
@@ -22,12 +23,13 @@ _stack_default() { [ -n "\${!1:-}" ] || export "\$1=\$2"; }
 _stack_default WAREHOUSE_DSN 'postgresql://pipeline:${pipeline_pw}@127.0.0.1:${PG_PORT}/warehouse'
 _stack_default ALERTS_DB_DSN 'postgresql://alerting:${alerting_pw}@127.0.0.1:${PG_PORT}/alerts'
 _stack_default ALERTS_URL 'http://127.0.0.1:${ALERTS_LB_PORT}'
+_stack_default ALERTS_GRPC_TARGET '127.0.0.1:${ALERTS_GRPC_LB_PORT}'
 _stack_default WATCHLIST_REPORT_BASE_URL 'http://127.0.0.1:${ALERTS_LB_PORT}/review/reports'
 _stack_default ALERTS_PIPELINE_TOKEN '$(secret pipeline_token)'
 _stack_default ALERTS_REVIEWER_TOKEN '$(secret reviewer_token)'
 _stack_default ALERTS_LABEL_TOKEN '$(secret label_token)'
 _stack_default AIRFLOW_CONN_WAREHOUSE_POSTGRES 'postgresql://pipeline:${pipeline_pw}@127.0.0.1:${PG_PORT}/warehouse'
-_stack_default AIRFLOW_CONN_ALERTING_SERVICE '{"conn_type": "http", "host": "127.0.0.1", "port": ${ALERTS_LB_PORT}, "schema": "http", "password": "$(secret pipeline_token)", "extra": {"label_token": "$(secret label_token)"}}'
+_stack_default AIRFLOW_CONN_ALERTING_SERVICE '{"conn_type": "http", "host": "127.0.0.1", "port": ${ALERTS_LB_PORT}, "schema": "http", "password": "$(secret pipeline_token)", "extra": {"label_token": "$(secret label_token)", "grpc_port": ${ALERTS_GRPC_LB_PORT}}}'
 _stack_default AIRFLOW_CONN_SPARK_DEFAULT '{"conn_type": "spark", "host": "local[*]"}'
 unset -f _stack_default
 ENV
@@ -49,7 +51,7 @@ db() {
 up() {
   db
   "$REPO_ROOT/scripts/alerting.sh" start
-  log "stack is up: alerts at http://127.0.0.1:$ALERTS_LB_PORT, warehouse on 127.0.0.1:$PG_PORT; env in $STACK_ENV"
+  log "stack is up: alerts at http://127.0.0.1:$ALERTS_LB_PORT (gRPC 127.0.0.1:$ALERTS_GRPC_LB_PORT), warehouse on 127.0.0.1:$PG_PORT; env in $STACK_ENV"
 }
 
 down() {
@@ -62,7 +64,7 @@ destroy() {
   # Test sessions' stacks (tests/conftest.py) left behind by a session that was killed.
   for dir in "$LOCAL_DIR"/test-stacks/*/; do
     [ -d "$dir" ] || continue
-    env -u PG_PORT -u ALERTS_LB_PORT -u ALERTS_REPLICA_PORTS WATCHLIST_LOCAL_DIR="$dir" "$0" destroy
+    env -u PG_PORT -u ALERTS_LB_PORT -u ALERTS_REPLICA_PORTS -u ALERTS_GRPC_LB_PORT -u ALERTS_GRPC_REPLICA_PORTS WATCHLIST_LOCAL_DIR="$dir" "$0" destroy
     rm -rf "$dir"
   done
   [ -x "$REPO_ROOT/scripts/alerting.sh" ] && "$REPO_ROOT/scripts/alerting.sh" stop || true

@@ -6,6 +6,7 @@ gracefully: no new connections, in-flight requests finish, then the pool closes.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 import uvicorn
@@ -19,6 +20,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="alerting_service", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--grpc-port", type=int, default=None,
+                        help="also serve the gRPC API on this port (default: $ALERTS_GRPC_PORT, else none)")
     parser.add_argument("--shutdown-timeout", type=float, default=20.0,
                         help="seconds in-flight requests get to finish on SIGTERM")
     args = parser.parse_args(argv)
@@ -27,6 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"alerting_service: {exc}", file=sys.stderr)
         return 2
+    grpc_port = args.grpc_port if args.grpc_port is not None else settings.grpc_port
+    settings = dataclasses.replace(settings, grpc_port=grpc_port, grpc_host=args.host)
     uvicorn.run(
         create_app(settings),
         host=args.host,

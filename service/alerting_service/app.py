@@ -40,10 +40,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.pool = await db.open_pool(settings)
         app.state.metrics.watch_pool(app.state.pool.get_stats)
+        grpc_server = None
         try:
+            if settings.grpc_port is not None:
+                # Imported here: a REST-only replica (and its tests) needs no gRPC at all.
+                from alerting_service.rpc import server as rpc_server
+
+                grpc_server = await rpc_server.start(app.state, settings.grpc_host, settings.grpc_port)
+                app.state.grpc_port = grpc_server.port
             yield
         finally:
             # uvicorn calls this after in-flight requests finished (graceful shutdown).
+            if grpc_server is not None:
+                await grpc_server.stop()
             await app.state.pool.close()
             log.info("database pool closed")
 

@@ -52,6 +52,9 @@ class Settings:
     # POST /v1/alerts bodies: a batch of the pipeline's 200 alerts is a few hundred KB; a
     # bigger body is refused with 413 before it is read whole.
     max_body_bytes: int = 4 * 1024 * 1024
+    # The gRPC API's port on this replica (rpc/), beside the REST port; None: REST only.
+    grpc_port: int | None = None
+    grpc_host: str = "127.0.0.1"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -81,6 +84,7 @@ class Settings:
             trusted_proxies=os.environ.get("ALERTS_TRUSTED_PROXIES", cls.trusted_proxies),
             report_dir=os.environ.get("ALERTS_REPORT_DIR") or None,
             max_body_bytes=int(_number("ALERTS_MAX_BODY_BYTES", cls.max_body_bytes)),
+            grpc_port=int(_number("ALERTS_GRPC_PORT", -1)) if os.environ.get("ALERTS_GRPC_PORT") else None,
         )
 
     def __repr__(self) -> str:

@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from psycopg import AsyncConnection, sql
+from psycopg.errors import LockNotAvailable
 
 from alerting_service.models import Alert
 
@@ -28,12 +29,12 @@ _INSERT_COLUMNS = (
     ("subject", "text"),
     ("run_report_url", "text"),
 )
-_SELECT = sql.SQL(
-    "SELECT alert_id, {}, received_at, "
+_COLUMNS = sql.SQL(
+    "alert_id, {}, received_at, "
     "CASE WHEN withdrawn_at IS NOT NULL THEN 'withdrawn' ELSE status END AS status, status AS review_status, "
-    "reviewed_by, reviewed_at, run_id, revision, updated_at, withdrawn_at, withdrawn_by_run, withdrawn_by_model "
-    "FROM alerts.alerts"
+    "reviewed_by, reviewed_at, run_id, revision, updated_at, withdrawn_at, withdrawn_by_run, withdrawn_by_model"
 ).format(sql.SQL(", ").join(sql.Identifier(c) for c, _ in _INSERT_COLUMNS))
+_SELECT = sql.SQL("SELECT {} FROM alerts.alerts").format(_COLUMNS)
 # What a re-run may change about an alert (the pair, its day and airport are the alert).
 _CONTENT = [c for c, _ in _INSERT_COLUMNS if c not in ("scan_id", "subject_id", "airport", "date")]
 
@@ -205,3 +206,37 @@ async def save_idempotent_response(conn: AsyncConnection, key: str, status: int,
         "WHERE idempotency_key = %s",
         [status, json.dumps(body), key],
     )
+
+
+async def alerts_after(conn: AsyncConnection, *, after: int, upto: int, day: dt.date | None, airport: str | None,
+                       limit: int) -> list[dict[str, Any]]:
+    """Alerts stored after `after` and up to `upto` (seq), oldest first: a watcher's next events."""
+    filters = [sql.SQL("seq > %s"), sql.SQL("seq <= %s")]
+    params: list[Any] = [after, upto]
+    for column, value in (("date", day), ("airport", airport)):
+        if value is not None:
+            filters.append(sql.SQL("{} = %s").format(sql.Identifier(column)))
+            params.append(value)
+    query = sql.SQL("SELECT seq, {} FROM alerts.alerts WHERE {} ORDER BY seq LIMIT %s").format(
+        _COLUMNS, sql.SQL(" AND ").join(filters))
+    cur = await conn.execute(query, [*params, limit])
+    return await cur.fetchall()
+
+
+async def settled_seq(conn: AsyncConnection, lock_timeout: str = "1s") -> int | None:
+    """The highest alert seq below which no alert can still appear, or None when the writers
+    did not let go within `lock_timeout`.
+
+    Seqs are handed out when a row is inserted, but become visible when its transaction
+    commits, in another order: a watcher that had read seq 12 and moved on could never see a
+    seq 11 committed later. A SHARE lock waits for every writer in flight (and holds new
+    ones back for that moment), so every seq up to max(seq) then is final.
+    """
+    try:
+        async with conn.transaction():
+            await conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(sql.Literal(lock_timeout)))
+            await conn.execute("LOCK TABLE alerts.alerts IN SHARE MODE")
+            cur = await conn.execute("SELECT coalesce(max(seq), 0) AS settled FROM alerts.alerts")
+            return (await cur.fetchone())["settled"]
+    except LockNotAvailable:
+        return None
