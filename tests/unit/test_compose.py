@@ -62,7 +62,7 @@ def test_components_match_the_local_stack(compose):
 
 
 def test_airflow_image_and_connections_match(compose):
-    from watchlist_screening.airflow_config import ALERTING_CONN_ID, WAREHOUSE_CONN_ID
+    from watchlist_screening.orchestration.connections import ALERTING_CONN_ID, WAREHOUSE_CONN_ID
 
     airflow_pin = re.search(r"^apache-airflow==(\S+)$", (REPO_ROOT / "requirements.txt").read_text(), re.M).group(1)
     assert f"FROM apache/airflow:{airflow_pin}-" in (REPO_ROOT / "Dockerfile").read_text()
@@ -178,7 +178,7 @@ def test_every_setting_the_local_path_makes_is_in_compose(compose):
     alerting = set(_environment(compose["services"]["alerting"]))
     local_service = set(re.findall(r"export (ALERTS_[A-Z_]+)=", _script("alerting.sh"))) | {
         v for v in re.findall(r"_stack_default (ALERTS_[A-Z_]+) ", _script("stack.sh"))
-        if v not in ("ALERTS_URL", "ALERTS_PIPELINE_TOKEN")} | {"ALERTS_PIPELINE_TOKEN"}
+        if v not in ("ALERTS_URL", "ALERTS_GRPC_TARGET", "ALERTS_PIPELINE_TOKEN")} | {"ALERTS_PIPELINE_TOKEN"}
     for var in local_service:
         assert var in alerting or f"{var}S" in alerting, var
     assert not set(PIPELINE_ENV_NOT_IN_COMPOSE) & set(common), "an exception that is no longer one"
@@ -237,16 +237,30 @@ def test_published_ports_are_the_local_ones(compose):
     airflow_port = re.search(r'API_PORT="\$\{AIRFLOW_API_PORT:-(\d+)\}"', _script("airflow.sh")).group(1)
     assert services["airflow-apiserver"]["ports"] == [f"{airflow_port}:8080"]
     lb_port = re.search(r'ALERTS_LB_PORT="\$\{ALERTS_LB_PORT:-(\d+)\}"', _script("lib.sh")).group(1)
-    assert services["alerting-lb"]["ports"] == [f"{lb_port}:{lb_port}"]
+    grpc_lb_port = re.search(r"ALERTS_GRPC_LB_PORT=(\d+);", _script("lib.sh")).group(1)
+    assert services["alerting-lb"]["ports"] == [f"{lb_port}:{lb_port}", f"{grpc_lb_port}:{grpc_lb_port}"]
     assert _environment(services["alerting-lb"])["LISTEN"] == lb_port
+    assert _environment(services["alerting-lb"])["GRPC_LISTEN"] == grpc_lb_port
+    # the pipeline's gRPC transport is told the balancer's gRPC port, as locally
+    assert f'"grpc_port": {grpc_lb_port}' in compose["x-airflow-common"]["environment"]["AIRFLOW_CONN_ALERTING_SERVICE"]
+    assert '"grpc_port": ${ALERTS_GRPC_LB_PORT}' in _script("stack.sh")
     assert services["spark-master"]["ports"] == ["8081:8081"]  # Spark's UI; locally Spark runs in-process
     # the balancer sends to the port the service's image listens on
-    service_port = re.search(r"^EXPOSE (\d+)", (REPO_ROOT / "service" / "Dockerfile").read_text(), re.M).group(1)
-    assert services["alerting"]["expose"] == [service_port]
+    dockerfile = (REPO_ROOT / "service" / "Dockerfile").read_text()
+    service_port, grpc_port = re.findall(r"^EXPOSE (\d+)", dockerfile, re.M)
+    assert f'"--port", "{service_port}", "--grpc-port", "{grpc_port}"' in dockerfile
+    assert services["alerting"]["expose"] == [service_port, grpc_port]
     assert f"alerting:{service_port}" in _environment(services["alerting-lb"])["UPSTREAM_SERVERS"]
     # ... and takes a replica out of the pool on the same failures as the local balancer
     failures = re.search(r'^UPSTREAM_FAILURES="([^"]+)"', _script("alerting.sh"), re.M).group(1)
     assert "max_fails=1 " not in failures  # one bad request must not eject a replica (issue 13)
     assert _environment(services["alerting-lb"])["UPSTREAM_SERVERS"].strip() == f"server alerting:{service_port} {failures};"
+    assert _environment(services["alerting-lb"])["GRPC_UPSTREAM_SERVERS"].strip() == \
+        f"server alerting:{grpc_port} {failures};"
+    # rendered with every name the template uses, as locally
+    template_names = set(re.findall(r"\$\{([A-Z_]+)\}", (REPO_ROOT / "service" / "nginx.conf.template").read_text()))
+    command = services["alerting-lb"]["command"][0]
+    assert template_names == set(re.findall(r"\$\$([A-Z_]+)", command))
+    assert template_names == set(re.findall(r"\$\{([A-Z_]+)\}", _script("alerting.sh").split("envsubst", 1)[1].split("\n")[0]))
     # the report links compose gives alerts lead to the published balancer
     assert f"localhost:{lb_port}/review/reports" in compose["x-airflow-common"]["environment"]["WATCHLIST_REPORT_BASE_URL"]
