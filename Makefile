@@ -63,7 +63,7 @@ demo: up airflow-db  ## generate a sample day, run the DAG for it, print summary
 	@$(PY) -m watchlist_screening.generator --landing-dir "$(DEMO_DIR)" --date $(DATE) \
 	  --watchlist-size 5000 --airports LHR,CDG --passengers-per-airport 5000 --sightings 40 --bad-lines 12 --seed 7 >/dev/null
 	@$(ENV); $(REPO)/scripts/run_day.sh "$(DATE)" "$(DEMO_DIR)" >"$(LOCAL)/logs/demo-summary.json"
-	@$(ENV); $(PY) -m watchlist_screening.demo_report --summary "$(LOCAL)/logs/demo-summary.json" \
+	@$(ENV); $(PY) -m watchlist_screening.reporting.demo_report --summary "$(LOCAL)/logs/demo-summary.json" \
 	  --landing-dir "$(DEMO_DIR)" --date $(DATE)
 
 test: install  ## the whole test suite (starts what it needs itself)

@@ -30,7 +30,7 @@ beside the model:
   - --tf-variant: the model with a term-frequency adjusted surname level.
   - --spark: the same day's candidates and scores on the Spark engine (spark_linkage.py,
     local[2]) with the same model: wall time, and whether its matches equal DuckDB's.
-Then FEBRL4 (febrl.py). Figures go to stdout and bench/results/linkage.json.
+Then FEBRL4 (evaluation/febrl.py). Figures go to stdout and bench/results/linkage.json.
 """
 from __future__ import annotations
 
@@ -55,11 +55,12 @@ import psutil
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "include"))
 
-from watchlist_screening.evaluate import evaluate, load_truth  # noqa: E402
+from watchlist_screening.evaluation import grouping_truth  # noqa: E402
 from watchlist_screening.evaluation import pairs as labelled_pairs  # noqa: E402
+from watchlist_screening.evaluation.screening_truth import evaluate, load_truth  # noqa: E402
 from watchlist_screening.linkage import candidates, grouping, jsonl_loader, scoring, screen_day, training  # noqa: E402
-from watchlist_screening.linkage import labels as reviewer_labels  # noqa: E402
-from watchlist_screening.linkage.data import PASSENGERS, WATCHLIST  # noqa: E402
+from watchlist_screening.linkage import reviewer_labels  # noqa: E402
+from watchlist_screening.linkage.tables import PASSENGERS, WATCHLIST  # noqa: E402
 
 DAY = "2026-11-21"
 SCALES = {
@@ -419,13 +420,13 @@ def run_scale(name: str, work_dir: Path, baselines: bool, train_cache: dict, res
     result["model"]["missed"] = _missed_detail(con, truth, alerts)
     result["model"]["false_alert_detail"] = _false_detail(con, truth, alerts, decoy)
 
-    pt, wt = grouping.load_person_truth(landing, DAY)
+    pt, wt = grouping_truth.load_person_truth(landing, DAY)
     result["grouping"] = {}
     for method in grouping.METHODS:
         with step(steps, f"group_{method}"):
             summary = grouping.group(con, model, grouping.GroupingConfig(method=method))
         groups = dict(con.execute(f"SELECT node_id, group_id FROM {grouping.GROUPS}").fetchall())
-        result["grouping"][method] = {**summary, **grouping.cluster_metrics(groups, grouping.truth_universe(pt, wt), wt)}
+        result["grouping"][method] = {**summary, **grouping_truth.cluster_metrics(groups, grouping_truth.truth_universe(pt, wt), wt)}
         print(f"  grouping {method}: {result['grouping'][method]}", flush=True)
 
     if baselines:
@@ -554,7 +555,7 @@ def _false_detail(con, truth, alerts, decoy, limit: int = 20) -> list[dict]:
 
 
 def run_febrl() -> dict:
-    from watchlist_screening.linkage import febrl
+    from watchlist_screening.evaluation import febrl
 
     # Both through the project's own path (febrl.py): Splink comparison levels, em.py's EM
     # in turns, Splink's predict; FEBRL3 (deduplication) also grouped by connected
@@ -599,7 +600,7 @@ def main(argv: list[str] | None = None) -> int:
     DUCKDB_MEMORY_GB = args.duckdb_memory_gb
     REUSE_CANDIDATES = args.reuse_candidates
     if args.threshold is None:
-        from watchlist_screening.config import Settings
+        from watchlist_screening.pipeline_settings import Settings
 
         args.threshold = Settings.from_env().match_threshold
     THRESHOLD = args.threshold

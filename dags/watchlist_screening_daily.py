@@ -7,24 +7,23 @@ every match to the alerting service. A run for a day replaces that day's rows; a
 idempotent by (scan_id, subject_id), so any task can be cleared and re-run, and any range
 of days backfilled.
 
-| task | does | when it fails |
-|---|---|---|
-| `prepare_day` | resolves the day and landing dir, applies warehouse migrations | landing dir or Postgres unreachable: fix param/variable `watchlist_landing_dir` or connection `warehouse_postgres`, clear |
-| `wait_for_landing_files` | waits (deferred to the triggerer) until the day's airport files exist | files not due in time: check the airports' uploads; an empty day: re-run with `landing_wait_minutes=0` |
-| `normalise` | Spark: validate, clean, load passengers / watchlist / quarantine | too many bad lines: read `warehouse.quarantine` for the day, fix the feed, clear |
-| `ensure_model` | reuses the current model or trains one (`retrain`, too old, another watchlist version); with no model yet and nothing to train on (no passenger or no watchlist entry) trains none and the day finishes with 0 matches | — |
-| `score_day` | photo-neighbour candidates, Splink scores, groups (people seen), matches into `warehouse.matches` | clear; the day's matches are replaced |
-| `write_reports` | the model report and the day's run report (waterfall per alert), where alerts link | clear; alerts do not wait for it |
-| `plan_alert_batches` / `send_alerts` | fans matches out in mapped batches (pool `alerting_service`) | service down: retried with backoff; clear failed batches, nothing is sent twice |
-| `summarise_day` | run summary: counts, quarantine reasons, wall time per task; HTML report | — |
+| task | module | does | when it fails |
+|---|---|---|---|
+| `prepare_day` | `orchestration/tasks.py` | resolves the day and landing dir, applies warehouse migrations | landing dir or Postgres unreachable: fix param/variable `watchlist_landing_dir` or connection `warehouse_postgres`, clear |
+| `wait_for_landing_files` | `orchestration/landing_sensor.py` | waits (deferred to the triggerer) until the day's airport files exist | files not due in time: check the airports' uploads; an empty day: re-run with `landing_wait_minutes=0` |
+| `normalise` | `spark/normalise_day.py` → `normalise/job.py` | Spark: validate, clean, load passengers / watchlist / quarantine | too many bad lines: read `warehouse.quarantine` for the day, fix the feed, clear |
+| `ensure_model` | `orchestration/tasks.py` → `linkage/screen_day.py` | reuses the current model or trains one (`retrain`, too old, another watchlist version); with no model yet and nothing to train on (no passenger or no watchlist entry) trains none and the day finishes with 0 matches | — |
+| `score_day` | `orchestration/tasks.py` → `linkage/screen_day.py` | photo-neighbour candidates, Splink scores, groups (people seen), matches into `warehouse.matches` | clear; the day's matches are replaced |
+| `write_reports` | `orchestration/tasks.py` → `reporting/model_report.py`, `reporting/run_report.py` | the model report and the day's run report (waterfall per alert), where alerts link | clear; alerts do not wait for it |
+| `plan_alert_batches` / `send_alerts` | `orchestration/tasks.py` → `alerts/planning.py`, `alerts/delivery.py` | fans matches out in mapped batches (pool `alerting_service`) | service down: retried with backoff; clear failed batches, nothing is sent twice |
+| `summarise_day` | `orchestration/tasks.py` → `reporting/run_summary.py`, `reporting/summary_page.py` | run summary: counts, quarantine reasons, wall time per task; HTML report | — |
 
-Transient errors (database connection, network, the alerting service's 429/5xx) are
+Modules are under `include/watchlist_screening/`. Transient errors (database connection, network, the alerting service's 429/5xx) are
 retried with exponential backoff; everything else fails at once with the reason.
 """
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
 from pathlib import Path
 
@@ -39,29 +38,31 @@ from airflow.sdk import (
     task,
 )
 
-from watchlist_screening.landing_sensor import LandingFilesSensor
-from watchlist_screening.retry import TransientErrorsOnly
+from watchlist_screening.orchestration.landing_sensor import LandingFilesSensor
+from watchlist_screening.orchestration.retry import TransientErrorsOnly
+from watchlist_screening.pipeline_settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ALERTING_POOL = "alerting_service"
 SCAN_DAY = "{{ params.date or ds }}"
 PREPARED = "ti.xcom_pull(task_ids='prepare_day')"
+SETTINGS = Settings.from_env()
 
 # On-call hears of a day not screened this many hours after it ended. The reference is
 # the logical date (= the day's start): "done by a time of day" is what on-call is promised,
 # and Airflow 3.3's Clear breaks on DAGRUN_QUEUED_AT deadlines (apache/airflow#70368) but
 # leaves logical-date ones alone. 0 turns the alert off.
-DEADLINE_HOURS = float(os.environ.get("WATCHLIST_DEADLINE_HOURS", "9"))
+DEADLINE_HOURS = SETTINGS.deadline_hours
 
 
 def _on_failure(context):
-    from watchlist_screening.oncall import OnCallNotifier
+    from watchlist_screening.orchestration.oncall import OnCallNotifier
 
     OnCallNotifier().notify(context)
 
 
 def _on_success(context):
-    from watchlist_screening.steps import on_task_success
+    from watchlist_screening.orchestration.task_timing import on_task_success
 
     on_task_success(context)
 
@@ -87,7 +88,7 @@ def _on_success(context):
     deadline=DeadlineAlert(
         reference=DeadlineReference.DAGRUN_LOGICAL_DATE,
         interval=dt.timedelta(days=1, hours=DEADLINE_HOURS),
-        callback=SyncCallback("watchlist_screening.oncall.notify_deadline_missed"),
+        callback=SyncCallback("watchlist_screening.orchestration.oncall.notify_deadline_missed"),
     ) if DEADLINE_HOURS > 0 else None,
     params={
         "date": Param(None, type=["null", "string"], format="date",
@@ -105,7 +106,7 @@ def _on_success(context):
 def watchlist_screening():
     @task
     def prepare_day(params=None, ds=None) -> dict:
-        from watchlist_screening.day import prepare_day as prepare
+        from watchlist_screening.orchestration.tasks import prepare_day as prepare
 
         return prepare(params or {}, ds)
 
@@ -117,7 +118,7 @@ def watchlist_screening():
         scan_day=SCAN_DAY,
         wait_minutes="{{ params.landing_wait_minutes }}",
         # deferred to the triggerer, which looks this often; it fails itself when files are late
-        poke_interval=float(os.environ.get("WATCHLIST_LANDING_POLL_SECONDS", "300")),
+        poke_interval=SETTINGS.landing_poll_seconds,
         timeout=dt.timedelta(days=2).total_seconds(),  # backstop
         retry_policy=None,
         retries=0,
@@ -143,38 +144,38 @@ def watchlist_screening():
 
     @task
     def ensure_model(prepared: dict) -> str | None:
-        from watchlist_screening.day import ensure_model as ensure
+        from watchlist_screening.orchestration.tasks import ensure_model as ensure
 
         return ensure(prepared)
 
     @task
     def score_day(prepared: dict, model_version: str | None) -> dict:
-        from watchlist_screening.day import score_day as score
+        from watchlist_screening.orchestration.tasks import score_day as score
 
         return score(prepared, model_version)
 
     @task
     def write_reports(prepared: dict, scored: dict) -> dict:
-        from watchlist_screening.day import write_reports as write
+        from watchlist_screening.orchestration.tasks import write_reports as write
 
         return write(prepared, scored)
 
     @task
     def plan_alert_batches(prepared: dict, scored: dict) -> list[dict]:
-        from watchlist_screening.day import plan_alert_batches as plan
+        from watchlist_screening.orchestration.tasks import plan_alert_batches as plan
 
         return plan(prepared, scored)
 
     @task(pool=ALERTING_POOL, max_active_tis_per_dagrun=4)
     def send_alerts(batch: dict) -> dict:
-        from watchlist_screening.day import send_alert_batch
+        from watchlist_screening.orchestration.tasks import send_alert_batch
 
         return send_alert_batch(batch)
 
     # runs when the fan-out was skipped (no matches, dry run), not when it failed
     @task(trigger_rule="none_failed")
     def summarise_day(prepared: dict, sent: list[dict], reports: dict, run_id=None) -> dict:
-        from watchlist_screening.day import summarise_day as summarise
+        from watchlist_screening.orchestration.tasks import summarise_day as summarise
 
         return summarise(prepared, list(sent), run_id, reports)
 

@@ -19,4 +19,4 @@ if ! airflow dags test watchlist_screening "$day" --conf "$conf" >"$log" 2>&1 \
   grep -E "ON-CALL|ERROR|Task failed|AirflowFailException|state=failed" "$log" | tail -20 >&2 || tail -40 "$log" >&2
   exit 1
 fi
-python -m watchlist_screening.run_summary --date "$day"
+python -m watchlist_screening.reporting.run_summary --date "$day"

@@ -19,7 +19,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from watchlist_screening.airflow_api import AirflowAPI
+from tests.airflow.airflow_api import AirflowAPI
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_SH = REPO_ROOT / "scripts" / "airflow.sh"

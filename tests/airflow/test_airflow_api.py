@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from watchlist_screening.evaluate import alert_pairs_from_service, evaluate, load_truth
+from watchlist_screening.evaluation.screening_truth import alert_pairs_from_service, evaluate, load_truth
 
 from .conftest import (BACKFILL_DAYS, BAD_LINES, CLEAR_DAY, DEADLINE_SECONDS, LATE_DAY, ONCALL_DAY, SIGHTINGS,
                        TRIGGER_DAY, AirflowInstance)

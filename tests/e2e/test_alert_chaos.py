@@ -3,7 +3,7 @@ the DAG's send_alerts tasks run, then the day re-run with another model under th
 treatment. Every alert the last run supports exists exactly once and is active with its
 model, every one it does not support is withdrawn, and no reviewer decision is lost.
 
-The fan-out runs the DAG's own task bodies (day.plan_alert_batches, day.send_alert_batch)
+The fan-out runs the DAG's own task bodies (tasks.plan_alert_batches, tasks.send_alert_batch)
 from four threads, as the mapped tasks run with max_active_tis_per_dagrun=4, with the DAG's
 retries (a task whose client gave up is run again); the alerting stack is scripts/alerting.sh
 on a private PostgreSQL cluster, so the shared stack is never touched.
@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from tests.integration.test_alerting_resilience import PG_BIN, DedicatedStack, PrivateCluster
-from watchlist_screening import day as day_tasks
+from watchlist_screening.orchestration import tasks as day_tasks
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

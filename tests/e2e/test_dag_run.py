@@ -17,7 +17,7 @@ import psycopg
 import pytest
 import requests
 
-from watchlist_screening.evaluate import alert_pairs_from_service, evaluate, load_truth
+from watchlist_screening.evaluation.screening_truth import alert_pairs_from_service, evaluate, load_truth
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 

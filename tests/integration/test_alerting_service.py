@@ -510,10 +510,11 @@ def test_decisions_reach_the_pipeline_as_labels(replicas, alerts_db_dsn):
 
 
 def test_the_dag_reads_decisions_through_its_alerting_connection(replicas, monkeypatch, capsys, caplog):
-    """day.review_labels (the ensure_model task's input): the label token rides in the
+    """tasks.review_labels (the ensure_model task's input): the label token rides in the
     alerting_service connection's extra; no token or no service means no labels, not a
     failed day."""
-    from watchlist_screening import day
+    from watchlist_screening.orchestration import tasks
+    from watchlist_screening.pipeline_settings import Settings
 
     alert_id = created_id(replicas[0].url, an_alert("dag-label-1", day=fresh_day()))
     patch(replicas[0].url, alert_id, {"decision": "confirmed", "reviewer": "Ann"})
@@ -523,15 +524,15 @@ def test_the_dag_reads_decisions_through_its_alerting_connection(replicas, monke
         return json.dumps({"conn_type": "http", "host": "127.0.0.1", "port": port, "schema": "http",
                            "password": PIPELINE_TOKEN, "extra": extra})
     monkeypatch.setenv("AIRFLOW_CONN_ALERTING_SERVICE", connection(label_token=LABEL_TOKEN))
-    labels = day.review_labels()
+    labels = tasks.review_labels(Settings.from_env())
     assert ("dag-label-1", "W-1") in latest_decisions(labels)
 
     monkeypatch.delenv("ALERTS_LABEL_TOKEN", raising=False)
     monkeypatch.setenv("AIRFLOW_CONN_ALERTING_SERVICE", connection())
-    assert day.review_labels() is None
+    assert tasks.review_labels(Settings.from_env()) is None
     port = free_port()  # nothing listens there
     monkeypatch.setenv("AIRFLOW_CONN_ALERTING_SERVICE", connection(label_token=LABEL_TOKEN))
-    assert day.review_labels() is None
+    assert tasks.review_labels(Settings.from_env()) is None
     captured = capsys.readouterr()  # Airflow's structlog writes to stdout, plain logging to caplog
     assert "reviewer labels unavailable" in captured.out + captured.err + caplog.text
 

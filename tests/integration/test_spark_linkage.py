@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from tests.unit.linkage_data import DAY, generate_day, load_generated_day, trained_day
-from watchlist_screening.evaluate import evaluate, load_truth
+from watchlist_screening.evaluation.screening_truth import evaluate, load_truth
 from watchlist_screening.linkage import comparisons, scoring, spark_linkage
 
 pytestmark = pytest.mark.integration

@@ -15,7 +15,7 @@ import pytest
 
 from tests.integration import test_spark_normalise as spark_job
 from tests.integration.test_spark_normalise import embedding, passenger, query, run_job
-from watchlist_screening.linkage.data import load_tables
+from watchlist_screening.linkage.tables import load_tables
 
 pytestmark = pytest.mark.integration
 

@@ -115,7 +115,7 @@ def test_parse_time_does_no_heavy_imports():
 def test_the_fan_out_tasks_import_no_linkage_engine():
     """One send_alerts task runs per batch of alerts: each would pay Splink's import for
     the one-line URL helper it needs."""
-    probe = ("import json, sys, watchlist_screening.fanout\n"
+    probe = ("import json, sys, watchlist_screening.alerts.delivery, watchlist_screening.alerts.planning\n"
              "print(json.dumps(sorted(m for m in ('splink', 'duckdb', 'faiss', 'pyspark') if m in sys.modules)))\n")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
@@ -125,5 +125,5 @@ def test_nothing_in_the_dags_folder_shadows_the_package():
     # Airflow puts the dags folder first on sys.path: a dags/watchlist_screening.py would
     # hide the package from every task.
     probe = (f"import sys; sys.path.insert(0, {str(REPO_ROOT / 'dags')!r}); "
-             "import watchlist_screening.day, watchlist_screening.oncall")
+             "import watchlist_screening.orchestration.tasks, watchlist_screening.orchestration.oncall")
     subprocess.run([sys.executable, "-c", probe], check=True)

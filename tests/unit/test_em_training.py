@@ -102,8 +102,8 @@ def test_sightings_are_found_when_dates_are_forged_anywhere(tmp_path, world):
 
     import duckdb
 
-    from watchlist_screening.config import Settings
-    from watchlist_screening.evaluate import load_truth
+    from watchlist_screening.pipeline_settings import Settings
+    from watchlist_screening.evaluation.screening_truth import load_truth
     from watchlist_screening.linkage import scoring
 
     landing = generate_day(tmp_path, 4000, 6000, 100, 33, "--world", world)

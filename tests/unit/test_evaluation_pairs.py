@@ -7,7 +7,7 @@ import datetime as dt
 import duckdb
 import numpy as np
 import pytest
-from watchlist_screening.evaluate import load_truth
+from watchlist_screening.evaluation.screening_truth import load_truth
 from watchlist_screening.evaluation import baselines, metrics, pairs
 from watchlist_screening.evaluation.scenarios import GRID, pick
 from watchlist_screening.generator import GeneratorConfig, generate

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from jsonschema import Draft202012Validator
-from watchlist_screening.config import REPO_ROOT
+from watchlist_screening.pipeline_settings import REPO_ROOT
 from watchlist_screening.generator import GeneratorConfig, generate
 from watchlist_screening.generator.cli import main
 from watchlist_screening.generator.dirty import KINDS

@@ -8,9 +8,9 @@ import duckdb
 import pytest
 
 from tests.unit.linkage_data import DAY, generate_day, load_generated_day, trained_day
-from watchlist_screening.evaluate import evaluate, load_truth
+from watchlist_screening.evaluation.screening_truth import evaluate, load_truth
 from watchlist_screening.linkage import candidates, comparisons, scoring, training
-from watchlist_screening.linkage.settings import settings_creator
+from watchlist_screening.linkage.linker import settings_creator
 
 SIGHTINGS = 24
 

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from watchlist_screening.linkage import comparisons
-from watchlist_screening.linkage.settings import settings_creator
+from watchlist_screening.linkage.linker import settings_creator
 from watchlist_screening.linkage.spark_linkage import best_jaro_winkler, duckdb_jaro_winkler, spark_model
 
 

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from watchlist_screening.config import REPO_ROOT
+from watchlist_screening.pipeline_settings import REPO_ROOT
 from watchlist_screening.normalise import contract as c
 from watchlist_screening.normalise.validate import check_line
 

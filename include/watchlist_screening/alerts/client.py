@@ -23,6 +23,8 @@ from urllib.parse import quote
 
 import requests
 
+from watchlist_screening.errors import PermanentError, ScreeningError
+
 log = logging.getLogger(__name__)
 
 # 408/409 are the client-side statuses a retry can fix: a slow upload, and (in the
@@ -36,7 +38,7 @@ MAX_REQUEST_BYTES = 2 * 1024 * 1024
 _COUNTS = ("received", "created", "updated", "duplicates", "refused")
 
 
-class AlertDeliveryError(RuntimeError):
+class AlertDeliveryError(ScreeningError, RuntimeError):
     def __init__(self, message: str, status: int | None = None):
         super().__init__(message)
         self.status = status
@@ -46,7 +48,7 @@ class RetryableAlertError(AlertDeliveryError):
     """Transient failures outlasted the retries; trying again later (e.g. an Airflow retry) may succeed."""
 
 
-class NonRetryableAlertError(AlertDeliveryError):
+class NonRetryableAlertError(AlertDeliveryError, PermanentError):
     """The service rejected the request (bad payload, token, URL); sending it again cannot help."""
 
 

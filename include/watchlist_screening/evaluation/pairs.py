@@ -13,7 +13,7 @@ import duckdb
 import numpy as np
 
 from watchlist_screening.linkage.candidates import CANDIDATES
-from watchlist_screening.linkage.data import PASSENGERS, WATCHLIST
+from watchlist_screening.linkage.tables import PASSENGERS, WATCHLIST
 
 # Raw comparisons anyone would compute, with no level boundaries: what a supervised
 # baseline may learn from. NULL (a field missing on either side) becomes NaN.

@@ -18,25 +18,24 @@ Two ways to turn edges into groups, chosen by `GroupingConfig.method`:
   goes to its largest clique (ties: the higher mean match weight), so groups partition
   the nodes; a chain a–b–c without a–c becomes {a, b} and {c}.
 
-`cluster_metrics` scores a grouping against the generator's truth (person_id) with
-pairwise precision/recall and the share of people grouped exactly.
+How well a grouping matches the generator's truth is measured apart, in
+evaluation/grouping_truth.py: production code carries no truth.
 
 Node ids follow Splink: "<source_dataset>-__-<unique_id>" (passengers / watchlist).
 """
 from __future__ import annotations
 
 import copy
-import json
 import logging
 from dataclasses import dataclass
 from itertools import combinations
-from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Iterable
 
 import duckdb
 import numpy as np
 
-from watchlist_screening.linkage.data import PASSENGERS, WATCHLIST, embeddings
+from watchlist_screening.linkage import linker as splink_linker
+from watchlist_screening.linkage.tables import PASSENGERS, WATCHLIST, embeddings
 from watchlist_screening.linkage.scoring import MATCHES
 
 log = logging.getLogger(__name__)
@@ -65,15 +64,12 @@ class GroupingConfig:
     within_list_prior: float | None = None
 
     @classmethod
-    def from_env(cls, **overrides) -> "GroupingConfig":
-        """WATCHLIST_GROUPING_METHOD (components|cliques), WATCHLIST_GROUPING_SCOPE
-        (matched|all), WATCHLIST_MATCH_THRESHOLD; unset ones keep the defaults."""
-        import os
-
-        values = {"method": os.environ.get("WATCHLIST_GROUPING_METHOD") or None,
-                  "watchlist_scope": os.environ.get("WATCHLIST_GROUPING_SCOPE") or None,
-                  "threshold": float(os.environ["WATCHLIST_MATCH_THRESHOLD"])
-                  if os.environ.get("WATCHLIST_MATCH_THRESHOLD") else None}
+    def from_settings(cls, settings, **overrides) -> "GroupingConfig":
+        """The pipeline's choices (WATCHLIST_GROUPING_METHOD, WATCHLIST_GROUPING_SCOPE, an
+        explicitly set WATCHLIST_MATCH_THRESHOLD; pipeline_settings.Settings), then
+        `overrides`; what neither sets keeps the defaults."""
+        values = {"method": settings.grouping_method, "watchlist_scope": settings.grouping_scope,
+                  "threshold": settings.match_threshold_set}
         return cls(**{k: v for k, v in {**values, **overrides}.items() if v is not None})
 
     def __post_init__(self):
@@ -134,8 +130,6 @@ def score_within(con: duckdb.DuckDBPyConnection, model: dict, table: str, pairs:
                  prior: float | None = None) -> list[tuple[str, str, float, float, float]]:
     """Score pairs of records of one table (both ids in `table`) with the model:
     [(id_a, id_b, match_probability, match_weight, photo cosine)]."""
-    from splink import DuckDBAPI, Linker
-
     if not pairs:
         return []
     left, right, blocked = f"{table}_grp_l", f"{table}_grp_r", f"{table}_grp_blocked"
@@ -148,17 +142,12 @@ def score_within(con: duckdb.DuckDBPyConnection, model: dict, table: str, pairs:
     if prior is not None:
         model["probability_two_random_records_match"] = prior
     model["retain_matching_columns"] = False
-    db_api = DuckDBAPI(con)
-    linker = Linker([db_api.register(left, dataset_display_name=left), db_api.register(right, dataset_display_name=right)],
-                    model, log_level=logging.WARNING)
-    linker.table_management.register_blocked_pairs_for_predict(db_api.register(blocked))
-    predictions = linker.inference.predict(warning_mode="never")
-    scored = con.execute(f"""
-        SELECT CASE WHEN source_dataset_l = '{left}' THEN unique_id_l ELSE unique_id_r END,
-               CASE WHEN source_dataset_l = '{left}' THEN unique_id_r ELSE unique_id_l END,
-               match_probability, match_weight
-        FROM {predictions.physical_name}""").fetchall()
-    predictions.drop_table_from_database_and_remove_from_cache()
+    with splink_linker.predictions(con, model, blocked, tables=(left, right)) as predictions:
+        scored = con.execute(f"""
+            SELECT CASE WHEN source_dataset_l = '{left}' THEN unique_id_l ELSE unique_id_r END,
+                   CASE WHEN source_dataset_l = '{left}' THEN unique_id_r ELSE unique_id_l END,
+                   match_probability, match_weight
+            FROM {predictions}""").fetchall()
     sims = {(a, b): s for a, b, s in pairs}
     return [(a, b, p, w, sims.get((a, b), sims.get((b, a)))) for a, b, p, w in scored]
 
@@ -262,93 +251,3 @@ def group(con: duckdb.DuckDBPyConnection, model: dict, config: GroupingConfig = 
 def passenger_groups(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
     """scan_id → group id from the `groups` table (for the run report / alerts)."""
     return dict(con.execute(f"SELECT unique_id, group_id FROM {GROUPS} WHERE source_dataset = '{PASSENGERS}'").fetchall())
-
-
-# ----------------------------------------------------------------------------- evaluation
-
-def load_person_truth(landing_dir: Path, day: str) -> tuple[dict[str, str], dict[str, str]]:
-    """(passenger node → person_id for the day's sightings, watchlist node → person_id for
-    every entry) from the generator's truth files."""
-    landing_dir = Path(landing_dir)
-    passengers, watchlist = {}, {}
-    day_file = landing_dir / "truth" / f"{day}.jsonl"
-    if day_file.exists():
-        for line in day_file.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                r = json.loads(line)
-                passengers[node_id(PASSENGERS, r["scan_id"])] = r["person_id"]
-    persons_file = landing_dir / "truth" / "watchlist_persons.jsonl"
-    if persons_file.exists():
-        for line in persons_file.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                r = json.loads(line)
-                watchlist[node_id(WATCHLIST, r["subject_id"])] = r["person_id"]
-    return passengers, watchlist
-
-
-def truth_universe(passenger_truth: Mapping[str, str], watchlist_truth: Mapping[str, str],
-                   scope: str = "sighted") -> dict[str, str]:
-    """The nodes a grouping is judged on, with their person: every sighting and every
-    watchlist entry of a sighted person ("sighted"), plus every entry of a person listed
-    more than once ("all", for whole-watchlist deduplication)."""
-    sighted = set(passenger_truth.values())
-    universe = dict(passenger_truth)
-    if scope == "all":
-        counts: dict[str, int] = {}
-        for p in watchlist_truth.values():
-            counts[p] = counts.get(p, 0) + 1
-        universe.update({n: p for n, p in watchlist_truth.items() if p in sighted or counts[p] > 1})
-    else:
-        universe.update({n: p for n, p in watchlist_truth.items() if p in sighted})
-    return universe
-
-
-def _pairs_by_label(labels: Mapping[str, str]) -> set[tuple[str, str]]:
-    by: dict[str, list[str]] = {}
-    for node, label in labels.items():
-        by.setdefault(label, []).append(node)
-    return {tuple(sorted(p)) for members in by.values() for p in combinations(members, 2)}
-
-
-def cluster_metrics(groups: Mapping[str, str], universe: Mapping[str, str],
-                    person_of: Mapping[str, str] | None = None) -> dict:
-    """Pairwise precision/recall of a grouping against truth.
-
-    `groups`: node → group id (nodes not in it are singletons). `universe`: node → person
-    for the nodes recall is judged on (truth_universe). `person_of`: the person of any
-    other node (e.g. every watchlist entry); nodes with no known person (ordinary
-    passengers) are people of their own. Precision: of all node pairs put in one group,
-    the share that are one person. Recall: of all pairs of universe nodes that are one
-    person, the share put in one group. `exact_people`: people whose universe nodes form
-    exactly one group with nothing else in it.
-    """
-    person_of = {**(person_of or {}), **universe}
-
-    def person(n):
-        return person_of.get(n, "node:" + n)
-
-    predicted = _pairs_by_label(groups)
-    true_pairs = _pairs_by_label(universe)
-    correct_predicted = sum(1 for a, b in predicted if person(a) == person(b))
-    found = sum(1 for a, b in true_pairs if a in groups and b in groups and groups[a] == groups[b])
-    precision = correct_predicted / len(predicted) if predicted else 1.0
-    recall = found / len(true_pairs) if true_pairs else 1.0
-    members: dict[str, set[str]] = {}
-    for n, g in groups.items():
-        members.setdefault(g, set()).add(n)
-    people: dict[str, set[str]] = {}
-    for n, p in universe.items():
-        people.setdefault(p, set()).add(n)
-    multi = {p: nodes for p, nodes in people.items() if len(nodes) > 1}
-    exact = 0
-    for p, nodes in multi.items():
-        gids = {groups.get(n) for n in nodes}
-        if len(gids) == 1 and None not in gids:
-            exact += all(person(n) == p for n in members[gids.pop()])
-    return {
-        "pair_precision": precision, "pair_recall": recall,
-        "pair_f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
-        "predicted_pairs": len(predicted), "true_pairs": len(true_pairs), "true_pairs_found": found,
-        "groups": len(members), "people_with_several_records": len(multi),
-        "people_grouped_exactly": exact,
-    }

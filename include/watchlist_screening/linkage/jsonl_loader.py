@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from watchlist_screening.linkage import data
+from watchlist_screening.linkage import tables
 
 _NORM = "trim(regexp_replace(lower(strip_accents({0})), '[^a-z0-9]+', ' ', 'g'))"
 
@@ -56,6 +56,6 @@ def watchlist_arrow(con: duckdb.DuckDBPyConnection, landing: Path):
 
 
 def load_generated_day(con: duckdb.DuckDBPyConnection, landing: Path, day: str) -> dict[str, int]:
-    """Create the `passengers` and `watchlist` tables (data.load_arrow) from a landing
+    """Create the `passengers` and `watchlist` tables (tables.load_arrow) from a landing
     directory; return their row counts."""
-    return data.load_arrow(con, passengers_arrow(con, landing, day), watchlist_arrow(con, landing))
+    return tables.load_arrow(con, passengers_arrow(con, landing, day), watchlist_arrow(con, landing))

@@ -2,33 +2,22 @@
 from __future__ import annotations
 
 import json
-import logging
 import math
 
 import duckdb
-from splink import DuckDBAPI, Linker
 
 from watchlist_screening.linkage.candidates import CANDIDATES, SPLINK_BLOCKED_PAIRS
-from watchlist_screening.linkage.data import PASSENGERS, WATCHLIST, scalar
+from watchlist_screening.linkage.linker import comparison_names, duckdb_linker, predict
+from watchlist_screening.linkage.tables import PASSENGERS, scalar
 
 MATCHES = "matches"
-
-
-def _comparison_names(model: dict) -> list[str]:
-    return [c["output_column_name"] for c in model["comparisons"]]
 
 
 def score(con: duckdb.DuckDBPyConnection, model: dict, threshold: float) -> int:
     """Create the `matches` table: one row per pair at or above `threshold`, with the
     per-comparison match weights as evidence and a group id per connected component."""
-    db_api = DuckDBAPI(con)
-    linker = Linker(
-        [db_api.register(PASSENGERS, dataset_display_name=PASSENGERS),
-         db_api.register(WATCHLIST, dataset_display_name=WATCHLIST)],
-        model, log_level=logging.WARNING,
-    )
-    linker.table_management.register_blocked_pairs_for_predict(db_api.register(SPLINK_BLOCKED_PAIRS))
-    predictions = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+    linker, db_api = duckdb_linker(con, model)
+    predictions = predict(linker, db_api, SPLINK_BLOCKED_PAIRS, threshold)
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
         predictions, threshold_match_probability=threshold
     )
@@ -36,7 +25,7 @@ def score(con: duckdb.DuckDBPyConnection, model: dict, threshold: float) -> int:
         CREATE OR REPLACE TABLE match_groups AS
         SELECT unique_id AS scan_id, cluster_id AS group_id
         FROM {clusters.physical_name} WHERE source_dataset = '{PASSENGERS}'""")
-    create_matches(con, predictions.physical_name, "match_groups", _comparison_names(model))
+    create_matches(con, predictions.physical_name, "match_groups", comparison_names(model))
     return scalar(con, f"SELECT count(*) FROM {MATCHES}")
 
 

@@ -11,13 +11,14 @@ import duckdb
 import psycopg
 from psycopg.types.json import Jsonb
 
-from watchlist_screening.linkage import candidates, data, grouping, registry, scoring, training
-from watchlist_screening.linkage import labels as reviewer_labels
+from watchlist_screening.errors import PermanentError
+from watchlist_screening.linkage import candidates, grouping, registry, reviewer_labels, scoring, tables, training
+from watchlist_screening.pipeline_settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-class DayNotLoaded(RuntimeError):
+class DayNotLoaded(PermanentError):
     """The normalisation step has not produced this day yet."""
 
 
@@ -43,35 +44,33 @@ def day_watchlist_version(dsn: str, day: dt.date) -> int:
 ENGINES = ("duckdb", "spark")
 
 
-def linkage_engine(engine: str | None = None) -> str:
+def linkage_engine(engine: str | None = None, settings: Settings | None = None) -> str:
     """The engine candidates and scoring run on: `engine`, else WATCHLIST_LINKAGE_ENGINE,
     else DuckDB (one machine; Spark for days and watchlists that outgrow it)."""
-    import os
-
-    engine = engine or os.environ.get("WATCHLIST_LINKAGE_ENGINE") or "duckdb"
+    engine = engine or (settings or Settings.from_env()).linkage_engine or "duckdb"
     if engine not in ENGINES:
         raise ValueError(f"WATCHLIST_LINKAGE_ENGINE must be one of {ENGINES}, not {engine!r}")
     return engine
 
 
-def _spark_session():
+def _spark_session(settings: Settings):
     from watchlist_screening.linkage import spark_linkage
 
-    return spark_linkage.create_session()
+    return spark_linkage.create_session(settings=settings)
 
 
 def _prepared(dsn: str, day: dt.date, watchlist_version: int, config: candidates.CandidateConfig,
-              engine: str | None = "duckdb"):
+              engine: str | None = "duckdb", settings: Settings | None = None):
     """The day and the watchlist in DuckDB, with the candidate pairs searched on `engine`
     (None: none yet, the Spark scoring searches its own)."""
     con = duckdb.connect()
-    counts = data.load_tables(con, dsn, day, watchlist_version)
+    counts = tables.load_tables(con, dsn, day, watchlist_version)
     counts["candidate_pairs"] = 0
-    if counts[data.PASSENGERS] and engine == "spark":
+    if counts[tables.PASSENGERS] and engine == "spark":
         from watchlist_screening.linkage import spark_linkage
 
-        counts["candidate_pairs"] = spark_linkage.candidates_on_spark(_spark_session(), con, config)[0]
-    elif counts[data.PASSENGERS] and engine == "duckdb":
+        counts["candidate_pairs"] = spark_linkage.candidates_on_spark(_spark_session(settings), con, config)[0]
+    elif counts[tables.PASSENGERS] and engine == "duckdb":
         counts["candidate_pairs"] = candidates.build_candidates(con, config)
     return con, counts
 
@@ -79,18 +78,21 @@ def _prepared(dsn: str, day: dt.date, watchlist_version: int, config: candidates
 def ensure_model(dsn: str, day: dt.date, model_dir: Path, retrain: bool = False, max_age_days: int = 30,
                  candidate_config: candidates.CandidateConfig = candidates.CandidateConfig(), *,
                  labels: list[dict] | None = None, match_threshold: float | None = None,
-                 engine: str | None = None, method: str | None = None) -> str | None:
+                 engine: str | None = None, method: str | None = None,
+                 settings: Settings | None = None) -> str | None:
     """Return the model version to score `day` with, training one from the day if asked,
     if there is none, if the current one is older than `max_age_days`, or if `labels`
     (reviewer decisions as AlertClient.fetch_review_labels returns them) hold decisions the
     current model was not trained with. Labels refine the identity comparisons' m and
-    recommend a threshold (labels.py); `match_threshold` is the one their effect is
+    recommend a threshold (reviewer_labels.py); `match_threshold` is the one their effect is
     reported at (default: the pipeline's, WATCHLIST_MATCH_THRESHOLD). Training itself runs on
     DuckDB (one day's candidates and a sample of pairs); `engine` is where the candidate
     search runs.
 
     None when there is no model yet and the day has nothing to train on (no passengers or
-    no watchlist entry): such a day is valid and has nothing to score either (score_day)."""
+    no watchlist entry): such a day is valid and has nothing to score either (score_day).
+    `settings`: the pipeline's (read here when not given)."""
+    settings = settings or Settings.from_env()
     current = registry.load_model(dsn)
     label_set = reviewer_labels.fingerprint(labels)
     watchlist_version = day_watchlist_version(dsn, day)
@@ -110,23 +112,21 @@ def ensure_model(dsn: str, day: dt.date, model_dir: Path, retrain: bool = False,
             log.info("reusing model %s (trained %d days ago on watchlist version %s, the day's): "
                      "no newer labels, within %d days", current.version, age, watchlist_version, max_age_days)
             return current.version
-    con, counts = _prepared(dsn, day, watchlist_version, candidate_config, linkage_engine(engine))
-    if counts[data.PASSENGERS] == 0 or counts[data.WATCHLIST] == 0:
+    con, counts = _prepared(dsn, day, watchlist_version, candidate_config, linkage_engine(engine, settings), settings)
+    if counts[tables.PASSENGERS] == 0 or counts[tables.WATCHLIST] == 0:
         if current:
             log.warning("day %s has no passengers to train on: keeping model %s", day, current.version)
             return current.version
         con.close()
         log.info("no model trained: nothing to train on (day %s has %d passengers, %d watchlist entries) "
-                 "and there is no model yet; the day has nothing to score", day, counts[data.PASSENGERS],
-                 counts[data.WATCHLIST])
+                 "and there is no model yet; the day has nothing to score", day, counts[tables.PASSENGERS],
+                 counts[tables.WATCHLIST])
         return None
-    model, notes = train_model(con, counts, method)
+    model, notes = train_model(con, counts, method, settings)
     con.close()
     if label_set is not None:
         if match_threshold is None:
-            from watchlist_screening.config import Settings
-
-            match_threshold = Settings.from_env().match_threshold
+            match_threshold = settings.match_threshold
         label_con = reviewer_labels.load_labelled_records(dsn, labels, watchlist_version)
         model, notes["labels"] = reviewer_labels.apply_labels(label_con, model, labels, match_threshold)
         label_con.close()
@@ -135,12 +135,10 @@ def ensure_model(dsn: str, day: dt.date, model_dir: Path, retrain: bool = False,
     return version
 
 
-def train_model(con, counts: dict, method: str | None = None) -> tuple[dict, dict]:
+def train_model(con, counts: dict, method: str | None = None, settings: Settings | None = None) -> tuple[dict, dict]:
     """The configured trainer (WATCHLIST_TRAINING_METHOD, or `method`) on the day loaded
     in `con` with its candidates; the pipeline and the benches train through here."""
-    from watchlist_screening.config import Settings
-
-    settings = Settings.from_env()
+    settings = settings or Settings.from_env()
     method = method or settings.training_method
     if method == "em":
         from watchlist_screening.linkage import em_training
@@ -172,25 +170,28 @@ def recommended_threshold(dsn: str, model_version: str, default: float) -> float
 
 def score_day(dsn: str, day: dt.date, model_version: str | None, threshold: float,
               candidate_config: candidates.CandidateConfig = candidates.CandidateConfig(),
-              grouping_config: grouping.GroupingConfig | None = None, engine: str | None = None) -> ScoreResult:
+              grouping_config: grouping.GroupingConfig | None = None, engine: str | None = None,
+              settings: Settings | None = None) -> ScoreResult:
     """Score the day on `engine` (linkage_engine), group its matches into people seen
     (grouping.py: components or cliques over passenger–watchlist, watchlist–watchlist and
     passenger–passenger edges, WATCHLIST_GROUPING_METHOD / _SCOPE), and replace the day's
     matches. `model_version` None (ensure_model found nothing to train on): the day must
-    have no passengers or no watchlist entry; it is stored with no match and no model."""
+    have no passengers or no watchlist entry; it is stored with no match and no model.
+    `settings`: the pipeline's (read here when not given)."""
+    settings = settings or Settings.from_env()
     if model_version is None:
         return _score_without_model(dsn, day, candidate_config)
     stored = registry.load_model(dsn, model_version)
     if stored is None:
         raise ValueError(f"model {model_version} is not in warehouse.models")
     watchlist_version = day_watchlist_version(dsn, day)
-    engine = linkage_engine(engine)
+    engine = linkage_engine(engine, settings)
     if engine == "spark":
         from watchlist_screening.linkage import spark_linkage
 
         con, counts = _prepared(dsn, day, watchlist_version, candidate_config, engine=None)
-        if counts[data.PASSENGERS]:
-            counts["candidate_pairs"] = spark_linkage.score_on_spark(_spark_session(), con, stored.model,
+        if counts[tables.PASSENGERS]:
+            counts["candidate_pairs"] = spark_linkage.score_on_spark(_spark_session(settings), con, stored.model,
                                                                      threshold, candidate_config)
     else:
         con, counts = _prepared(dsn, day, watchlist_version, candidate_config)
@@ -200,9 +201,10 @@ def score_day(dsn: str, day: dt.date, model_version: str | None, threshold: floa
     if counts["candidate_pairs"]:
         rows = scoring.match_rows(con)
         if rows:
-            rows, groups = group_matches(con, stored.model, rows, threshold, grouping_config)
+            rows, groups = group_matches(con, stored.model, rows, threshold,
+                                         grouping_config or grouping.GroupingConfig.from_settings(settings, threshold=threshold))
     replace_day_matches(dsn, day, rows, watchlist_version, model_version, counts["candidate_pairs"])
-    return ScoreResult(day, watchlist_version, model_version, counts[data.PASSENGERS], counts["candidate_pairs"],
+    return ScoreResult(day, watchlist_version, model_version, counts[tables.PASSENGERS], counts["candidate_pairs"],
                        len(rows), groups)
 
 
@@ -210,13 +212,13 @@ def _score_without_model(dsn: str, day: dt.date, candidate_config: candidates.Ca
     watchlist_version = day_watchlist_version(dsn, day)
     con, counts = _prepared(dsn, day, watchlist_version, candidate_config, engine=None)
     con.close()
-    if counts[data.PASSENGERS] and counts[data.WATCHLIST]:
-        raise ValueError(f"no model to score {day} with ({counts[data.PASSENGERS]} passengers, "
-                         f"{counts[data.WATCHLIST]} watchlist entries): run ensure_model for the day first")
+    if counts[tables.PASSENGERS] and counts[tables.WATCHLIST]:
+        raise ValueError(f"no model to score {day} with ({counts[tables.PASSENGERS]} passengers, "
+                         f"{counts[tables.WATCHLIST]} watchlist entries): run ensure_model for the day first")
     log.info("day %s scored without a model (%d passengers, %d watchlist entries): no candidate, no match",
-             day, counts[data.PASSENGERS], counts[data.WATCHLIST])
+             day, counts[tables.PASSENGERS], counts[tables.WATCHLIST])
     replace_day_matches(dsn, day, [], watchlist_version, None, 0)
-    return ScoreResult(day, watchlist_version, None, counts[data.PASSENGERS], 0, 0)
+    return ScoreResult(day, watchlist_version, None, counts[tables.PASSENGERS], 0, 0)
 
 
 def group_matches(con, model: dict, rows: list[dict], threshold: float,
@@ -225,7 +227,7 @@ def group_matches(con, model: dict, rows: list[dict], threshold: float,
 
     The grouping threshold is the day's match threshold, so every alerted passenger is a
     node; a passenger the grouping leaves alone keeps scoring's own group."""
-    config = config or grouping.GroupingConfig.from_env(threshold=threshold)
+    config = config or grouping.GroupingConfig.from_settings(Settings.from_env(), threshold=threshold)
     summary = grouping.group(con, model, config)
     log.info("grouped the day's matches: %s", summary)
     groups = grouping.passenger_groups(con)

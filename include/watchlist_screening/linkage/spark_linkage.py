@@ -33,8 +33,10 @@ from watchlist_screening.linkage.candidates import (
     blocked_pairs_for_splink,
 )
 from watchlist_screening.linkage.comparisons import SPARK_BEST_JARO_WINKLER, SPARK_PHOTO_COSINE
-from watchlist_screening.linkage.data import EMBEDDING_DIM, PASSENGERS, WATCHLIST, embedding_matrix
+from watchlist_screening.linkage.linker import predict, settings_creator
+from watchlist_screening.linkage.tables import EMBEDDING_DIM, PASSENGERS, WATCHLIST, embedding_matrix
 from watchlist_screening.linkage.scoring import create_matches
+from watchlist_screening.pipeline_settings import Settings
 
 _SEARCH_SCHEMA = "scan_id string, subject_id string, similarity float"
 _CANDIDATE_COLUMNS = ("scan_id", "subject_id", "photo_similarity", "via_photo", "via_rules")
@@ -52,7 +54,7 @@ class SparkLinkageConfig:
 
 
 def create_session(app_name: str = "watchlist-linkage", master: str | None = None,
-                   checkpoint_dir: str | None = None):
+                   checkpoint_dir: str | None = None, settings: Settings | None = None):
     """A SparkSession with Splink's similarity-UDF jar on its class path (SparkAPI registers
     the UDFs and warns without it). The master: `master`, else spark-submit's, else
     $SPARK_MASTER, else local[*].
@@ -60,7 +62,9 @@ def create_session(app_name: str = "watchlist-linkage", master: str | None = Non
     Splink writes its intermediate tables under the checkpoint directory (parquet, which
     cuts the lineage of its iterative clustering; cached tables would not): `checkpoint_dir`,
     else $SPARK_CHECKPOINT_DIR, else spark.checkpoint.dir, else a temporary directory when
-    local. A cluster needs storage that all executors share."""
+    local. A cluster needs storage that all executors share. Both variables are read
+    through `settings` (pipeline_settings.Settings; read here when not given)."""
+    settings = settings or Settings.from_env()
     # Workers must import this package and faiss: the driver's interpreter (the venv).
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     from pyspark.sql import SparkSession
@@ -72,7 +76,7 @@ def create_session(app_name: str = "watchlist-linkage", master: str | None = Non
                .config("spark.ui.showConsoleProgress", "false"))
     # spark-submit hands its gateway (and with it its --master) to the Python it starts.
     if master is None and "PYSPARK_GATEWAY_PORT" not in os.environ:
-        master = os.environ.get("SPARK_MASTER", "local[*]")
+        master = settings.spark_master
     if master:
         builder = builder.master(master)
     spark = builder.getOrCreate()
@@ -82,7 +86,7 @@ def create_session(app_name: str = "watchlist-linkage", master: str | None = Non
     log4j = spark._jvm.org.apache.logging.log4j
     log4j.core.config.Configurator.setLevel("org.apache.spark.sql.execution.datasources.DataSource",
                                             log4j.Level.ERROR)
-    checkpoint_dir = checkpoint_dir or os.environ.get("SPARK_CHECKPOINT_DIR")
+    checkpoint_dir = checkpoint_dir or settings.spark_checkpoint_dir
     if checkpoint_dir:
         spark.sparkContext.setCheckpointDir(checkpoint_dir)
     elif spark.sparkContext.getCheckpointDir() is None and spark.sparkContext.master.startswith("local"):
@@ -249,7 +253,6 @@ def spark_model(model: dict) -> dict:
     """A DuckDB-trained model (Splink's save_model_to_json) as Spark settings: the Spark
     dialect's comparisons with the trained m/u and λ copied level by level."""
     from watchlist_screening.linkage.comparisons import photo_thresholds_of
-    from watchlist_screening.linkage.settings import settings_creator
 
     term_frequencies = any(level.get("tf_adjustment_column") for c in model["comparisons"]
                            for level in c["comparison_levels"])
@@ -318,8 +321,7 @@ def _splink_scores(spark, passengers, watchlist, candidates, model: dict, thresh
          db_api.register("__linkage_watchlist", dataset_display_name=WATCHLIST)],
         spark_model(model), log_level=logging.WARNING,
     )
-    linker.table_management.register_blocked_pairs_for_predict(db_api.register("__linkage_blocked_pairs"))
-    predictions = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+    predictions = predict(linker, db_api, "__linkage_blocked_pairs", threshold)
     clusters = linker.clustering.cluster_pairwise_predictions_at_threshold(
         predictions, threshold_match_probability=threshold)
 

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 import duckdb
 import numpy as np
-from splink import DuckDBAPI, Linker
 
 from watchlist_screening.linkage.candidates import CANDIDATES, CandidateConfig, photo_neighbours
 from watchlist_screening.linkage.comparisons import (
@@ -36,8 +35,8 @@ from watchlist_screening.linkage.comparisons import (
     PHOTO,
     PHOTO_THRESHOLDS,
 )
-from watchlist_screening.linkage.data import PASSENGERS, WATCHLIST, embeddings, scalar
-from watchlist_screening.linkage.settings import settings_creator
+from watchlist_screening.linkage.linker import comparison_named, duckdb_linker, non_null_levels, settings_creator
+from watchlist_screening.linkage.tables import PASSENGERS, WATCHLIST, embeddings, scalar
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +57,6 @@ class TrainingConfig:
     impossible_height_difference_cm: float = 10.0
     surname_term_frequencies: bool = False  # see comparisons.comparisons
     seed: int = 42
-
-
-def _non_null_levels(comparison: dict) -> list[dict]:
-    return [lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level")]
-
-
-def _comparison(model: dict, name: str) -> dict:
-    for comparison in model["comparisons"]:
-        if comparison["output_column_name"] == name:
-            return comparison
-    raise KeyError(name)
 
 
 def _level_index(values: np.ndarray, thresholds: tuple[float, ...]) -> np.ndarray:
@@ -269,7 +257,7 @@ def appearance_correlated_u(con: duckdb.DuckDBPyConnection, model: dict, config:
             WHERE c.photo_similarity >= {PHOTO_THRESHOLDS[-1]}
               AND (p.sex <> w.sex OR abs(p.height_cm - w.height_cm) > {config.impossible_height_difference_cm})
               AND p.{column} IS NOT NULL AND w.{column} IS NOT NULL""").fetchall()[0]
-        levels = _non_null_levels(_comparison(model, name))
+        levels = non_null_levels(comparison_named(model, name))
         random_u = levels[0]["u_probability"]
         u_agree = (agree + config.appearance_pseudo_pairs * random_u) / (total + config.appearance_pseudo_pairs)
         levels[0]["u_probability"], levels[1]["u_probability"] = u_agree, 1.0 - u_agree
@@ -296,12 +284,7 @@ def estimate_lambda(con: duckdb.DuckDBPyConnection, counts: dict[str, int], conf
 def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: TrainingConfig = TrainingConfig()) -> tuple[dict, dict]:
     """Train on the loaded `passengers`/`watchlist` and `candidate_pairs`; return
     (Splink model dict, notes on where each parameter came from)."""
-    db_api = DuckDBAPI(con)
-    linker = Linker(
-        [db_api.register(PASSENGERS, dataset_display_name=PASSENGERS),
-         db_api.register(WATCHLIST, dataset_display_name=WATCHLIST)],
-        settings_creator(surname_term_frequencies=config.surname_term_frequencies), log_level=logging.WARNING,
-    )
+    linker, _ = duckdb_linker(con, settings_creator(surname_term_frequencies=config.surname_term_frequencies))
     linker.training.estimate_u_using_random_sampling(max_pairs=config.u_random_pairs, seed=config.seed)
     model = linker.misc.save_model_to_json()
 
@@ -314,7 +297,7 @@ def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: Traini
     estimated_m, notes["parameters"]["m_physical"] = duplicate_listing_m(con, w_ids, w_vecs, config)
     for name, prior in M_PRIORS.items():
         values = estimated_m.get(name, prior)
-        levels = _non_null_levels(_comparison(model, name))
+        levels = non_null_levels(comparison_named(model, name))
         if len(levels) != len(values):
             raise ValueError(f"M_PRIORS[{name!r}] has {len(values)} values for {len(levels)} levels")
         for level, value in zip(levels, values):
@@ -322,7 +305,7 @@ def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: Traini
         notes["parameters"].setdefault("m_sources", {})[name] = "data" if name in estimated_m else "prior"
 
     notes["parameters"]["u_appearance_correlated"] = appearance_correlated_u(con, model, config)
-    photo_levels = _non_null_levels(_comparison(model, PHOTO))
+    photo_levels = non_null_levels(comparison_named(model, PHOTO))
     photo_m = [lvl["m_probability"] for lvl in photo_levels]
     candidate_sims = con.sql(f"SELECT photo_similarity FROM {CANDIDATES}").fetchnumpy()["photo_similarity"]
     u, photo_notes = photo_u(p_vecs, w_vecs, photo_m, lam, config, candidate_sims=np.asarray(candidate_sims))
@@ -334,7 +317,7 @@ def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: Traini
     for level, value in zip(photo_levels, u):
         level["u_probability"] = value
     for comparison in model["comparisons"]:
-        for level in _non_null_levels(comparison):
+        for level in non_null_levels(comparison):
             # A level never seen among random pairs gets a tiny u rather than none, so the
             # model stays defined (Splink would otherwise treat it as untrained).
             level.setdefault("u_probability", 1.0 / config.u_random_pairs)

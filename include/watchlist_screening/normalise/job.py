@@ -28,7 +28,7 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict
 from pyspark.sql import SparkSession
 
-from watchlist_screening.config import Settings
+from watchlist_screening.pipeline_settings import Settings
 from watchlist_screening.normalise import landing
 from watchlist_screening.normalise.landing import LandingError, LandingFile
 from watchlist_screening.normalise import contract as c

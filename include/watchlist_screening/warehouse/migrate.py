@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 
-from watchlist_screening.config import REPO_ROOT
+from watchlist_screening.pipeline_settings import REPO_ROOT
 
 log = logging.getLogger(__name__)
 SQL_ROOT = REPO_ROOT / "sql"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from watchlist_screening.config import Settings
+from watchlist_screening.pipeline_settings import Settings
 
 WAREHOUSE_CONN_ID = "warehouse_postgres"
 ALERTING_CONN_ID = "alerting_service"
@@ -42,14 +42,13 @@ def libpq_url(uri: str) -> str:
     return f"postgresql://{rest}" if sep and scheme.split("+")[0] in ("postgres", "postgresql") else uri
 
 
-def warehouse_dsn() -> str:
+def warehouse_dsn(settings: Settings) -> str:
     conn = _connection(WAREHOUSE_CONN_ID)
-    return libpq_url(conn.get_uri()) if conn is not None else Settings.from_env().warehouse_dsn
+    return libpq_url(conn.get_uri()) if conn is not None else settings.warehouse_dsn
 
 
-def alerting_endpoint() -> AlertingEndpoint:
+def alerting_endpoint(settings: Settings) -> AlertingEndpoint:
     conn = _connection(ALERTING_CONN_ID)
-    settings = Settings.from_env()
     if conn is None:
         return AlertingEndpoint(settings.alerts_url, settings.pipeline_token, settings.label_token)
     scheme = conn.schema or "http"

@@ -7,8 +7,9 @@ import datetime as dt
 import pytest
 
 from tests.unit.linkage_data import DAY, generate_day, trained_day
-from watchlist_screening.evaluate import load_truth
-from watchlist_screening.linkage import labels, scoring, training
+from watchlist_screening.evaluation.screening_truth import load_truth
+from watchlist_screening.linkage import reviewer_labels as labels
+from watchlist_screening.linkage import scoring, training
 from watchlist_screening.linkage.comparisons import M_PRIORS, PHOTO
 
 
@@ -61,7 +62,7 @@ def test_labels_refine_identity_m_and_recommend_a_threshold(day):
 
 
 def test_labelled_model_still_reaches_the_floors(day):
-    from watchlist_screening.evaluate import evaluate
+    from watchlist_screening.evaluation.screening_truth import evaluate
 
     con, model, truth = day
     refined, notes = labels.apply_labels(con, model, _reviewed(con, model, truth), threshold=0.3)
@@ -81,13 +82,13 @@ def test_too_few_confirmed_pairs_leave_the_model_alone(day):
 
 
 def test_model_report_shows_the_labels_effect(day, tmp_path):
-    from watchlist_screening.linkage import reports
+    from watchlist_screening.reporting import model_report
 
     con, model, truth = day
     refined, label_notes = labels.apply_labels(con, model, _reviewed(con, model, truth), threshold=0.3)
     notes = {"parameters": {"m_sources": {}}, "labels": label_notes}
-    page = reports.write_model_report(tmp_path, "v-labels", refined, notes).read_text()
+    page = model_report.write_model_report(tmp_path, "v-labels", refined, notes).read_text()
     assert "<h2>Reviewer labels</h2>" in page and "Recommended match threshold" in page
     assert "model before labels" in page and "model after labels" in page
-    rows = reports.parameter_rows(refined, notes)
+    rows = model_report.parameter_rows(refined, notes)
     assert {r["m_source"].split(" (")[0] for r in rows if r["comparison"] == "names"} == {"reviewer labels"}

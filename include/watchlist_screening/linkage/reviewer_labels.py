@@ -16,7 +16,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import logging
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -24,11 +23,11 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from splink import DuckDBAPI, Linker
 
 from watchlist_screening.alerts.labels import MATCH, NON_MATCH, latest_decisions
-from watchlist_screening.linkage import data
-from watchlist_screening.linkage.data import PASSENGERS, WATCHLIST
+from watchlist_screening.linkage import linker as splink_linker
+from watchlist_screening.linkage import tables
+from watchlist_screening.linkage.tables import PASSENGERS, WATCHLIST
 
 LABELS = "reviewer_labels"
 LABEL_BLOCKED_PAIRS = "reviewer_label_blocked_pairs"
@@ -37,7 +36,7 @@ LABEL_BLOCKED_PAIRS = "reviewer_label_blocked_pairs"
 # measured differences (at scale a, labels on height cost a sighting; without it they
 # cost nothing and cut false alerts at thresholds below 0.3).
 LABELLED_COMPARISONS = ("names", "date_of_birth", "place_of_birth", "nationality")
-# Labelled records as data.load_arrow expects them; reviews span many days, so by id.
+# Labelled records as tables.load_arrow expects them; reviews span many days, so by id.
 _LABELLED_PASSENGERS_SQL = """
 SELECT DISTINCT ON (scan_id) scan_id AS unique_id, surname_norm, full_name_norm, date_of_birth,
        place_of_birth_norm, nationality, sex, height_cm, eye_colour, face_embedding
@@ -94,7 +93,7 @@ def load_labelled_records(dsn: str, labels: Iterable[Mapping[str, Any]], watchli
         passengers = conn.execute(_LABELLED_PASSENGERS_SQL, (scan_ids,)).fetchall()
         watchlist = conn.execute(_LABELLED_WATCHLIST_SQL, (watchlist_version, subject_ids)).fetchall()
     con = duckdb.connect()
-    data.load_arrow(con, _arrow(passengers, _PASSENGER_SCHEMA), _arrow(watchlist, _WATCHLIST_SCHEMA))
+    tables.load_arrow(con, _arrow(passengers, _PASSENGER_SCHEMA), _arrow(watchlist, _WATCHLIST_SCHEMA))
     return con
 
 
@@ -127,36 +126,21 @@ def _register_pairs(con: duckdb.DuckDBPyConnection, decided: dict[tuple[str, str
     return con.execute(f"SELECT count(*) FROM {LABELS}").fetchall()[0][0]
 
 
-def _linker(con: duckdb.DuckDBPyConnection, model: dict) -> tuple[Linker, DuckDBAPI]:
-    db_api = DuckDBAPI(con)
-    linker = Linker([db_api.register(PASSENGERS, dataset_display_name=PASSENGERS),
-                     db_api.register(WATCHLIST, dataset_display_name=WATCHLIST)],
-                    copy.deepcopy(model), log_level=logging.WARNING)
-    return linker, db_api
-
-
 def label_probabilities(con: duckdb.DuckDBPyConnection, model: dict) -> list[tuple[float, bool]]:
     """(match probability under `model`, is a match) of every registered labelled pair."""
-    linker, db_api = _linker(con, model)
-    linker.table_management.register_blocked_pairs_for_predict(db_api.register(LABEL_BLOCKED_PAIRS))
-    predictions = linker.inference.predict(warning_mode="never")
-    rows = con.execute(f"""
-        SELECT pr.match_probability, l.is_match FROM {predictions.physical_name} pr
-        JOIN {LABELS} l ON l.unique_id_l = CASE WHEN pr.source_dataset_l = '{PASSENGERS}' THEN pr.unique_id_l ELSE pr.unique_id_r END
-                       AND l.unique_id_r = CASE WHEN pr.source_dataset_l = '{PASSENGERS}' THEN pr.unique_id_r ELSE pr.unique_id_l END
-        """).fetchall()
-    predictions.drop_table_from_database_and_remove_from_cache()
+    with splink_linker.predictions(con, model, LABEL_BLOCKED_PAIRS) as predictions:
+        rows = con.execute(f"""
+            SELECT pr.match_probability, l.is_match FROM {predictions} pr
+            JOIN {LABELS} l ON l.unique_id_l = CASE WHEN pr.source_dataset_l = '{PASSENGERS}' THEN pr.unique_id_l ELSE pr.unique_id_r END
+                           AND l.unique_id_r = CASE WHEN pr.source_dataset_l = '{PASSENGERS}' THEN pr.unique_id_r ELSE pr.unique_id_l END
+            """).fetchall()
     return [(float(p), bool(m)) for p, m in rows]
-
-
-def _levels(comparison: dict) -> list[dict]:
-    return [lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level")]
 
 
 def estimate_m(con: duckdb.DuckDBPyConnection, model: dict, confirmed: int, config: LabelConfig) -> tuple[dict, dict]:
     """`model` with m of LABELLED_COMPARISONS from the confirmed pairs (Splink), shrunk
     towards the model's own m; and the before/after values."""
-    linker, db_api = _linker(con, model)
+    linker, db_api = splink_linker.duckdb_linker(con, model)
     con.execute(f"CREATE OR REPLACE TABLE {LABELS}_confirmed AS SELECT * EXCLUDE (is_match) FROM {LABELS} WHERE is_match")
     linker.training.estimate_m_from_pairwise_labels(db_api.register(f"{LABELS}_confirmed"))
     estimated = {c["output_column_name"]: c for c in linker.misc.save_model_to_json()["comparisons"]}
@@ -167,7 +151,7 @@ def estimate_m(con: duckdb.DuckDBPyConnection, model: dict, confirmed: int, conf
         name = comparison["output_column_name"]
         if name not in LABELLED_COMPARISONS:
             continue
-        levels, from_labels = _levels(comparison), _levels(estimated[name])
+        levels, from_labels = splink_linker.non_null_levels(comparison), splink_linker.non_null_levels(estimated[name])
         raw = [lvl.get("m_probability") for lvl in from_labels]
         if any(v is None for v in raw):
             # a level no confirmed pair fell in: Splink leaves it unestimated, which is a 0

@@ -1,4 +1,5 @@
-"""Send one planned batch of the day's matches to the alerting service.
+"""Send one planned batch of the day's matches to the alerting service (planning.py
+plans the batches).
 
 Batches are slices of the day's matches in a stable order, so a retried or cleared task
 rebuilds byte-identical payloads and the idempotency key replays the stored answer.
@@ -11,15 +12,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
-import uuid
 
 import psycopg
 from psycopg.rows import dict_row
 
 from watchlist_screening.alerts.client import AlertClient, NonRetryableAlertError
 from watchlist_screening.alerts.payload import PASSENGER_FIELDS, SUBJECT_FIELDS, batch_idempotency_key, build_alert
-from watchlist_screening.linkage.report_links import alert_report_url
+from watchlist_screening.reporting.links import alert_report_url
 
 log = logging.getLogger(__name__)
 
@@ -43,19 +42,6 @@ def batch_alerts(dsn: str, day: dt.date, offset: int, limit: int, run_report_url
         rows = conn.execute(_BATCH_SQL, (day, offset, limit)).fetchall()
     return [build_alert(row, run_report_url=alert_report_url(run_report_url, row["scan_id"], row["subject_id"])
                         if run_report_url else None) for row in rows]
-
-
-def new_run_id() -> str:
-    """A plan's id at the alerting service: the Airflow run's id (for people reading it)
-    and a random part, so a re-planned run never shares its batches' records with an earlier
-    plan. The mapped batches read it from the plan's XCom, so their retries keep it."""
-    try:
-        from airflow.sdk import get_current_context
-
-        run = str(get_current_context()["run_id"])
-    except Exception:  # called outside a task (tests, tools)
-        run = "run"
-    return f"{re.sub(r'[^A-Za-z0-9._:+~-]', '_', run)[:100]}~{uuid.uuid4().hex[:12]}"
 
 
 def send_batch(dsn: str, base_url: str, token: str, batch: dict) -> dict:
@@ -102,3 +88,16 @@ def complete_empty_day(base_url: str, token: str, day: str, run_id: str, model_v
     log.info("run %s of %s sends no alert: %s earlier alert(s) of the day withdrawn", run_id, day,
              run.get("withdrawn"))
     return run
+
+
+def describe_refusals(batch: dict, sent: dict) -> str:
+    """Log each alert the service refused and say what on-call needs in one message: each
+    refused alert is a sighting nobody will see, and the same data is refused again."""
+    for r in sent["refusals"]:
+        log.error("ALERT REFUSED day %s scan_id=%r subject_id=%r: %s", batch["scan_day"], r["scan_id"],
+                  r["subject_id"], r["reason"])
+    named = "; ".join(f"scan_id={r['scan_id']!r} subject_id={r['subject_id']!r}: {r['reason']}"
+                      for r in sent["refusals"][:10])
+    more = f" (and {len(sent['refusals']) - 10} more)" if len(sent["refusals"]) > 10 else ""
+    return (f"alerting service refused {sent['refused']} alert(s) of batch {batch['index']} of "
+            f"{batch['scan_day']} (the other {sent['accepted']} were delivered): {named}{more}")

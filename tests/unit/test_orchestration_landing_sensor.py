@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from watchlist_screening.landing_sensor import LandingFilesSensor, LandingFilesTrigger, due_at, landing_files
+from watchlist_screening.orchestration.landing_sensor import LandingFilesSensor, LandingFilesTrigger, due_at, landing_files
 
 
 def first_event(trigger: LandingFilesTrigger, timeout: float = 10.0) -> dict:
@@ -38,7 +38,7 @@ def test_trigger_says_late_at_the_due_time(tmp_path):
 def test_trigger_round_trips_through_its_serialisation(tmp_path):
     trigger = LandingFilesTrigger(str(tmp_path), "2031-04-02T06:00:00+00:00", 30.0)
     path, kwargs = trigger.serialize()
-    assert path == "watchlist_screening.landing_sensor.LandingFilesTrigger"
+    assert path == "watchlist_screening.orchestration.landing_sensor.LandingFilesTrigger"
     assert LandingFilesTrigger(**kwargs).serialize() == (path, kwargs)
 
 

@@ -24,7 +24,9 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from watchlist_screening.errors import PermanentError
 from watchlist_screening.normalise.landing import folder_listing
+from watchlist_screening.orchestration.failures import fail_permanent_errors
 
 
 def landing_files(day_dir: str | Path) -> list[str]:
@@ -102,11 +104,10 @@ class LandingFilesSensor(BaseSensorOperator):
         self.defer(trigger=LandingFilesTrigger(self.day_dir, self._due().isoformat(), float(self.poke_interval)),
                    method_name="execute_complete")
 
+    @fail_permanent_errors()
     def execute_complete(self, context, event: dict | None = None) -> None:
-        from airflow.sdk.exceptions import AirflowFailException
-
         if not event or event.get("status") != "found":
-            raise AirflowFailException(late_message(self.day_dir, self.scan_day, self._wait()))
+            raise PermanentError(late_message(self.day_dir, self.scan_day, self._wait()))
         self.log.info("%d landing file(s) in %s: %s", len(event["files"]), self.day_dir, event["files"])
         if event.get("rejected"):
             self.log.warning("entries that will not be read (file-level quarantine): %s", event["rejected"])
@@ -117,9 +118,8 @@ class LandingFilesSensor(BaseSensorOperator):
     def _due(self) -> dt.datetime:
         return due_at(self.scan_day, self._wait())
 
+    @fail_permanent_errors()
     def poke(self, context) -> bool:
-        from airflow.sdk.exceptions import AirflowFailException
-
         files = landing_files(self.day_dir)
         if files:
             self.log.info("%d landing file(s) in %s: %s", len(files), self.day_dir, files)
@@ -133,6 +133,6 @@ class LandingFilesSensor(BaseSensorOperator):
                 self.log.warning("no airport file in %s, only entries that will not be read (file-level "
                                  "quarantine, see the run summary): %s", self.day_dir, rejected)
                 return True
-            raise AirflowFailException(late_message(self.day_dir, self.scan_day, self._wait()))
+            raise PermanentError(late_message(self.day_dir, self.scan_day, self._wait()))
         self.log.info("no landing files in %s yet (due by %s)", self.day_dir, self._due().isoformat())
         return False

@@ -39,11 +39,10 @@ swaps fields) and the extra blocking rules (crossed fields, address_1, postcode 
 state, the SSN's first four digits) were added for them. FEBRL1 and FEBRL2, never looked
 at while choosing, are the held-out check (`evaluate_dedupe(dataset=...)`).
 
-    python -m watchlist_screening.linkage.febrl
+    python -m watchlist_screening.evaluation.febrl
 """
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -51,6 +50,7 @@ import duckdb
 import numpy as np
 
 from watchlist_screening.linkage import em, vectors
+from watchlist_screening.linkage import linker as splink_linker
 
 COLUMNS = ("given_name", "surname", "street_number", "address_1", "address_2", "suburb", "postcode", "state",
            "date_of_birth", "soc_sec_id")
@@ -262,15 +262,9 @@ def predict(con: duckdb.DuckDBPyConnection, model: dict, tables: list[str],
             threshold: float) -> list[tuple[str, str, float, float]]:
     """(unique_id_l, unique_id_r, match_probability, match_weight) of every blocked pair at
     or above the threshold, scored by Splink's predict with the given model."""
-    from splink import DuckDBAPI, Linker
-
-    db_api = DuckDBAPI(con)
-    linker = Linker([db_api.register(t, dataset_display_name=t) for t in tables], model, log_level=logging.WARNING)
-    predictions = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
-    rows = con.execute(f"SELECT unique_id_l, unique_id_r, match_probability, match_weight "
-                       f"FROM {predictions.physical_name}").fetchall()
-    predictions.drop_table_from_database_and_remove_from_cache()
-    return rows
+    with splink_linker.predictions(con, model, tables=tables, threshold=threshold) as predictions:
+        return con.execute(f"SELECT unique_id_l, unique_id_r, match_probability, match_weight "
+                           f"FROM {predictions}").fetchall()
 
 
 def _one_to_one(rows):
@@ -339,7 +333,8 @@ def _entity(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
 def evaluate_dedupe(config: FebrlConfig = FebrlConfig(), dataset: str = "febrl3") -> dict:
     """Train and deduplicate FEBRL3 from scratch; pair precision/recall/F1 of the links,
     and cluster precision/recall of connected components and of maximal cliques."""
-    from watchlist_screening.linkage.grouping import clique_groups, cluster_metrics, connected_components
+    from watchlist_screening.evaluation.grouping_truth import cluster_metrics
+    from watchlist_screening.linkage.grouping import clique_groups, connected_components
 
     start = time.perf_counter()
     con = duckdb.connect()

@@ -1,8 +1,8 @@
 """Where the reports are and how alerts link to them: paths, URLs and anchors only.
 
-Kept apart from reports.py, which builds the reports with Splink and DuckDB: the fan-out
-(one mapped task per batch of alerts) and the run-report URL step need only these links,
-and should not import Splink to get them."""
+Kept apart from model_report.py and run_report.py, which build the reports with Splink
+and DuckDB: the alert delivery (one mapped task per batch of alerts) and the run-report
+URL step need only these links, and should not import Splink to get them."""
 from __future__ import annotations
 
 import datetime as dt

@@ -6,8 +6,9 @@ import duckdb
 import pytest
 
 from tests.unit.linkage_data import DAY, generate_day, trained_day
+from watchlist_screening.evaluation.grouping_truth import cluster_metrics, load_person_truth, truth_universe
 from watchlist_screening.linkage import grouping, scoring, training
-from watchlist_screening.linkage.grouping import GroupingConfig, clique_groups, cluster_metrics
+from watchlist_screening.linkage.grouping import GroupingConfig, clique_groups
 
 
 
@@ -45,19 +46,6 @@ def test_components_drop_edges_below_the_threshold():
     assert groups["a"] == groups["b"] != groups.get("c")
 
 
-def test_cluster_metrics_count_pairs():
-    universe = {"s1": "P1", "w1": "P1", "w1b": "P1", "s2": "P2", "w2": "P2"}
-    groups = {"s1": "g1", "w1": "g1", "s2": "g2", "w2": "g2", "w9": "g2"}  # w1b missed, w9 wrongly added
-    result = cluster_metrics(groups, universe, person_of={"w9": "P9"})
-    assert result["true_pairs"] == 4 and result["true_pairs_found"] == 2
-    assert result["pair_recall"] == pytest.approx(0.5)
-    assert result["predicted_pairs"] == 4  # (s1,w1) (s2,w2) (s2,w9) (w2,w9)
-    assert result["pair_precision"] == pytest.approx(0.5)
-    assert result["people_grouped_exactly"] == 0
-    perfect = cluster_metrics({"s1": "a", "w1": "a", "w1b": "a", "s2": "b", "w2": "b"}, universe)
-    assert perfect["pair_precision"] == perfect["pair_recall"] == 1.0 and perfect["people_grouped_exactly"] == 2
-
-
 def test_config_rejects_unknown_method():
     with pytest.raises(ValueError):
         GroupingConfig(method="louvain")
@@ -78,8 +66,8 @@ def test_groups_on_a_generated_day_match_the_truth(scored_day, method):
     summary = grouping.group(con, model, config)
     assert summary["edges"]["watchlist-watchlist"] >= 100  # 150 duplicate listings in the list
     groups = dict(con.execute("SELECT node_id, group_id FROM groups").fetchall())
-    passengers, watchlist = grouping.load_person_truth(root, DAY)
-    result = cluster_metrics(groups, grouping.truth_universe(passengers, watchlist, "all"), watchlist)
+    passengers, watchlist = load_person_truth(root, DAY)
+    result = cluster_metrics(groups, truth_universe(passengers, watchlist, "all"), watchlist)
     assert result["pair_precision"] >= 0.95, result
     assert result["pair_recall"] >= 0.9, result
     scans = grouping.passenger_groups(con)
@@ -96,10 +84,13 @@ def test_matched_scope_only_links_todays_entries(scored_day):
 
 
 def test_method_is_selectable_from_the_environment(monkeypatch):
+    from watchlist_screening.pipeline_settings import Settings
+
     monkeypatch.setenv("WATCHLIST_GROUPING_METHOD", "cliques")
     monkeypatch.delenv("WATCHLIST_GROUPING_SCOPE", raising=False)
-    assert GroupingConfig.from_env().method == "cliques"
-    assert GroupingConfig.from_env(method="components").method == "components"
+    settings = Settings.from_env()
+    assert GroupingConfig.from_settings(settings).method == "cliques"
+    assert GroupingConfig.from_settings(settings, method="components").method == "components"
 
 
 @pytest.mark.parametrize("method", grouping.METHODS)
@@ -115,7 +106,7 @@ def test_each_match_row_carries_its_passengers_group(scored_day, method):
     assert [r["group_id"] for r in grouped] == [groups[r["scan_id"]] for r in rows]
     assert count == len(set(groups[r["scan_id"]] for r in rows))
     # a passenger seen against two listings of one person: one group for both alerts
-    _, watchlist = grouping.load_person_truth(root, DAY)
+    _, watchlist = load_person_truth(root, DAY)
     by_scan: dict[str, set[str]] = {}
     for r in grouped:
         by_scan.setdefault(r["scan_id"], set()).add(watchlist[grouping.node_id("watchlist", r["subject_id"])])

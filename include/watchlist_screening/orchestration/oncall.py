@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 
 from airflow.sdk import BaseNotifier
@@ -38,7 +37,10 @@ def failure_report(context) -> dict:
 
 
 def post_to_webhook(report: dict, url: str | None = None, timeout: float = 10.0) -> None:
-    url = url or os.environ.get("WATCHLIST_ONCALL_WEBHOOK")
+    if not url:
+        from watchlist_screening.pipeline_settings import Settings
+
+        url = Settings.from_env().oncall_webhook
     if not url:
         return
     import requests

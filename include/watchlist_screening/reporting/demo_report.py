@@ -7,9 +7,9 @@ import json
 import sys
 from pathlib import Path
 
-from watchlist_screening.config import LOCAL_DIR, Settings
-from watchlist_screening.day import run_report_url
-from watchlist_screening.evaluate import alert_pairs_from_service, evaluate, load_truth
+from watchlist_screening.evaluation.screening_truth import alert_pairs_from_service, evaluate, load_truth
+from watchlist_screening.pipeline_settings import Settings
+from watchlist_screening.reporting.links import report_url, run_report_path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,9 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     summary = json.loads(args.summary.read_text().strip().splitlines()[-1])
     settings = Settings.from_env()
-    token = (LOCAL_DIR / "reviewer.token").read_text().strip()
+    token_file = settings.local_dir / "reviewer.token"
+    token = token_file.read_text().strip()
     result = evaluate(load_truth(args.landing_dir, args.date),
                       alert_pairs_from_service(settings.alerts_url, token, args.date), args.date)
+    run_report = report_url(run_report_path(settings.report_dir, summary["date"]), settings.report_base_url)
     reasons = ", ".join(f"{k}: {v}" for k, v in sorted(summary["quarantined_by_reason"].items())) or "none"
     print(f"""
 Watchlist screening demo — {summary['date']}  (landing dir {args.landing_dir})
@@ -36,8 +38,8 @@ Watchlist screening demo — {summary['date']}  (landing dir {args.landing_dir})
   recall               {result.recall:.3f}  ({result.sightings_found}/{result.sightings} sightings alerted)
   precision            {result.precision:.3f}  ({result.correct_alerts}/{result.alerts} alerts correct)
 
-  review the alerts    {settings.alerts_url}/review?date={summary['date']}  (log in with the token in {LOCAL_DIR / 'reviewer.token'})
-  run report           {run_report_url(summary['date'])}
+  review the alerts    {settings.alerts_url}/review?date={summary['date']}  (log in with the token in {token_file})
+  run report           {run_report}
 
 run summary: {json.dumps(summary)}""")
     return 0

@@ -8,9 +8,10 @@ import re
 import pytest
 
 from tests.unit.linkage_data import DAY, generate_day, trained_day
-from watchlist_screening.linkage import reports, scoring, training
+from watchlist_screening.linkage import scoring, training
+from watchlist_screening.reporting import model_report, run_report
+from watchlist_screening.reporting.links import alert_anchor
 from watchlist_screening.linkage.comparisons import M_PRIORS
-
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def _offline(page: str) -> None:
 
 def test_model_report_has_charts_parameters_and_sources(scored, tmp_path):
     _, model, notes = scored
-    path = reports.write_model_report(tmp_path, "20261121-abc", model, notes)
+    path = model_report.write_model_report(tmp_path, "20261121-abc", model, notes)
     assert path == tmp_path / "20261121-abc.html"
     page = path.read_text()
     _offline(page)
@@ -45,7 +46,7 @@ def test_model_report_has_charts_parameters_and_sources(scored, tmp_path):
     assert "watchlist duplicate listings" in page                  # photo/sex/eye m
     assert "photo similarities" in page                            # photo u
     assert "confident photo+physique" in page                      # lambda
-    rows = reports.parameter_rows(model, notes)
+    rows = model_report.parameter_rows(model, notes)
     levels = sum(1 for c in model["comparisons"] for lvl in c["comparison_levels"] if not lvl.get("is_null_level"))
     assert len(rows) == levels + 1
 
@@ -53,7 +54,7 @@ def test_model_report_has_charts_parameters_and_sources(scored, tmp_path):
 def test_explain_matches_reproduces_scores_without_changing_them(scored):
     con, model, _ = scored
     before = scoring.match_rows(con)
-    records = reports.explain_matches(con, model)
+    records = run_report.explain_matches(con, model)
     assert scoring.match_rows(con) == before
     assert len(records) == len(before) > 0
     weights = {(r["scan_id"], r["subject_id"]): r["match_weight"] for r in before}
@@ -67,8 +68,8 @@ def test_explain_matches_reproduces_scores_without_changing_them(scored):
 
 def test_run_report_has_a_waterfall_and_anchor_per_alert(scored, tmp_path):
     con, model, _ = scored
-    path = reports.write_run_report(con, tmp_path, DAY, "20261121-abc", model, summary={"passengers": 4000},
-                                    base_url="https://reports.example/watchlist")
+    path = run_report.write_run_report(con, tmp_path, DAY, "20261121-abc", model, summary={"passengers": 4000},
+                                       base_url="https://reports.example/watchlist")
     assert path == tmp_path / f"run-{DAY}.html"
     page = path.read_text()
     _offline(page)
@@ -81,21 +82,13 @@ def test_run_report_has_a_waterfall_and_anchor_per_alert(scored, tmp_path):
         columns = [v["column_name"] for v in values]
         assert columns[0] == "Prior" and columns[-1] == "Final score" and "face_embedding" in columns
     for scan, subject in pairs:
-        assert f'id="{reports.alert_anchor(scan, subject)}"' in page
+        assert f'id="{alert_anchor(scan, subject)}"' in page
     assert 'href="https://reports.example/watchlist/20261121-abc.html"' in page
     assert not re.search(r"-?0\.\d{5}, -?0\.\d{5}, -?0\.\d{5}", page)  # no raw embeddings
-
-
-def test_urls_alerts_carry():
-    run = reports.report_url(reports.run_report_path("/srv/reports", "2026-11-21"), "http://h:8088/reports/")
-    assert run == "http://h:8088/reports/run-2026-11-21.html"
-    url = reports.alert_report_url(run, "LHR-20261121-0000007", "FBI-0000123")
-    assert url == "http://h:8088/reports/run-2026-11-21.html#alert-LHR-20261121-0000007--FBI-0000123"
-    assert reports.report_url(reports.model_report_path("/srv/reports", "v1")) == "file:///srv/reports/v1.html"
 
 
 def test_a_day_without_alerts_still_gets_a_page(scored, tmp_path):
     con, model, _ = scored
     con.execute("CREATE OR REPLACE TABLE no_matches AS SELECT * FROM matches WHERE false")
-    path = reports.write_run_report(con, tmp_path, DAY, "v1", model, pairs_table="no_matches")
+    path = run_report.write_run_report(con, tmp_path, DAY, "v1", model, pairs_table="no_matches")
     assert "No alerts this day." in path.read_text()

@@ -6,7 +6,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
-from watchlist_screening import oncall, summary_report
+from watchlist_screening.orchestration import oncall
 
 
 def test_redact_hides_passwords_in_connection_urls():
@@ -74,13 +74,3 @@ def test_a_run_queued_after_its_deadline_is_logged_not_paged(monkeypatch, caplog
     monkeypatch.setattr(oncall, "post_to_webhook", lambda report, *a, **k: posted.append(report))
     oncall.notify_deadline_missed(context=_deadline_context("2026-12-01T10:00:00Z"))  # a backfill a week later
     assert posted == [] and "not paging" in caplog.text
-
-
-def test_summary_page_lists_stages_reasons_and_wall_times(tmp_path):
-    summary = {"date": "2026-11-23", "passengers": 10, "quarantined": 2, "quarantined_by_reason": {"not_json": 2},
-               "candidate_pairs": 100, "matches": 1, "alerts_sent": 1, "model_version": "m1", "watchlist_version": 3}
-    steps = [{"task_id": "normalise", "tasks": 1, "seconds": 40.5, "max_try": 1},
-             {"task_id": "send_alerts", "tasks": 3, "seconds": 1.5, "max_try": 2}]
-    html = summary_report.write(tmp_path, summary, steps).read_text()
-    for text in ("not_json", "normalise", "40.5 s", "42.0 s", "m1", "candidate pairs"):
-        assert text in html

@@ -1,6 +1,7 @@
 """A small client for Airflow 3's REST API v2 (the api-server started by scripts/airflow.sh):
 what an operator does in the UI, as calls — trigger a day, backfill days, clear a failed task,
-wait for the outcome. Authenticates like the UI: SimpleAuthManager's POST /auth/token."""
+wait for the outcome. Authenticates like the UI: SimpleAuthManager's POST /auth/token.
+Only the tests drive Airflow this way, so it lives beside them, not in the package."""
 from __future__ import annotations
 
 import datetime as dt

@@ -9,7 +9,7 @@ import sys
 import psycopg
 from psycopg.rows import dict_row
 
-from watchlist_screening.config import Settings
+from watchlist_screening.pipeline_settings import Settings
 
 _COLUMNS = ("passengers", "quarantined", "quarantined_by_reason", "candidate_pairs", "matches",
             "alerts_sent", "model_version", "watchlist_version")

@@ -6,7 +6,7 @@ import datetime as dt
 
 import requests
 
-from watchlist_screening.evaluate import alert_pairs_from_service
+from watchlist_screening.evaluation.screening_truth import alert_pairs_from_service
 
 
 class _Response:

@@ -1,10 +1,10 @@
 """Reviewer labels name pairs from any day: their records come out of the warehouse by id,
-shaped exactly as the day's scoring tables (labels.load_labelled_records)."""
+shaped exactly as the day's scoring tables (reviewer_labels.load_labelled_records)."""
 from __future__ import annotations
 
 import pytest
 
-from watchlist_screening.linkage import labels
+from watchlist_screening.linkage import reviewer_labels as labels
 
 pytestmark = pytest.mark.integration
 

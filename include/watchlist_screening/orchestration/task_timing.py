@@ -1,4 +1,5 @@
-"""Record each task's wall time for the day's run summary (an Airflow success callback)."""
+"""Record each task's wall time for the day's run summary (an Airflow success callback),
+and read it back for the summary."""
 from __future__ import annotations
 
 import datetime as dt
@@ -37,13 +38,14 @@ def read_steps(dsn: str, day: dt.date, run_id: str) -> list[dict]:
 
 def on_task_success(context) -> None:
     """Success callback: never fails the task it reports on."""
-    from watchlist_screening.airflow_config import warehouse_dsn
+    from watchlist_screening.orchestration.connections import warehouse_dsn
+    from watchlist_screening.pipeline_settings import Settings
 
     ti = context["ti"]
     try:
         params = context.get("params") or {}
         day = dt.date.fromisoformat(params.get("date") or context["ds"])
-        record_step(warehouse_dsn(), day, ti.task_id, ti.map_index if ti.map_index is not None else -1,
+        record_step(warehouse_dsn(Settings.from_env()), day, ti.task_id, ti.map_index if ti.map_index is not None else -1,
                     context["run_id"], ti.try_number, getattr(ti, "start_date", None))
     except Exception as exc:  # timing is nice to have; the task's result stands
         log.warning("could not record the wall time of %s: %s", ti.task_id, exc)

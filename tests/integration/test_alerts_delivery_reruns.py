@@ -1,4 +1,4 @@
-"""The pipeline's fan-out (day.plan_alert_batches / day.send_alert_batch, as the DAG's tasks
+"""The pipeline's fan-out (tasks.plan_alert_batches / tasks.send_alert_batch, as the DAG's tasks
 call them) against a real warehouse and real replicas: a refused alert does not lose its
 batch and is reported by name, values at the contract's bounds arrive intact, and re-runs
 of a day update what they still support and withdraw the rest, empty re-runs included."""
@@ -12,7 +12,7 @@ import pytest
 from test_alerting_service import (  # noqa: F401 (replicas: the module's fixture)
     PIPELINE_TOKEN, REVIEWER_TOKEN, get, patch, replicas)
 
-from watchlist_screening import day as day_tasks
+from watchlist_screening.orchestration import tasks as day_tasks
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,8 @@ import duckdb
 import numpy as np
 import pytest
 
-from watchlist_screening.linkage import em, febrl, vectors
+from watchlist_screening.evaluation import febrl
+from watchlist_screening.linkage import em, vectors
 
 
 @pytest.fixture(scope="module")
