@@ -206,6 +206,18 @@ def test_watch_streams_new_alerts_and_resumes_from_a_cursor(stub, stack):
     assert got == ["G-w2", "G-w3", "G-w4"]
 
 
+def test_watch_from_now_skips_what_was_stored_before(stub, stack):
+    day = a_day()
+    submit(stub, stack, [an_alert("G-before", day)])
+    stream = stub.WatchAlerts(pb.WatchAlertsRequest(date=day, from_now=True),
+                              metadata=bearer(stack["ALERTS_REVIEWER_TOKEN"]), timeout=60)
+    time.sleep(1.5)  # the stream has taken its starting point
+    submit(stub, stack, [an_alert("G-after", day)])
+    event = next(e for e in stream if e.HasField("alert"))
+    stream.cancel()
+    assert event.alert.alert.scan_id == "G-after"
+
+
 def test_watch_sends_heartbeats_while_quiet(stub, stack):
     stream = stub.WatchAlerts(pb.WatchAlertsRequest(date=a_day()), metadata=bearer(stack["ALERTS_REVIEWER_TOKEN"]),
                               timeout=60)

@@ -138,7 +138,11 @@ def call(method: Callable[..., Any]) -> Callable[..., Any]:
         logs.request_id.reset(reset)
 
     async def abort(state: Any, context: grpc.aio.ServicerContext, exc: Exception) -> grpc.StatusCode:
-        code, message, trailing = _refusal(state, exc)
+        try:
+            code, message, trailing = _refusal(state, exc)
+        except Exception:  # noqa: BLE001 (a bug: logged with its traceback, answered without it)
+            log.exception("unexpected error in %s", route)
+            code, message, trailing = grpc.StatusCode.INTERNAL, "internal error", ()
         if trailing:
             context.set_trailing_metadata(trailing)
         context.set_code(code)

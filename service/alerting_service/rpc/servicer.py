@@ -3,7 +3,6 @@ REST API's models and stores or reads through the same modules (ingest, runs, re
 store), so the two APIs cannot drift apart."""
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from typing import Annotated, Any
@@ -34,7 +33,9 @@ from alerting_service.rpc.watch import WATCH_BATCH, Horizon
 # A console that sees nothing for this long gets a heartbeat, which also keeps the
 # balancer (grpc_read_timeout) from cutting a quiet stream.
 HEARTBEAT_SECONDS = 10.0
-POLL_SECONDS = 0.5
+# The longest a drained stream waits before looking again (it wakes as soon as the horizon
+# moves on).
+POLL_SECONDS = 1.0
 
 
 class _ListQuery(BaseModel):
@@ -144,6 +145,8 @@ class AlertsServicer(services.AlertsServicer):
         authorize(self.state, context, Role.REVIEWER)
         query = _validated(_WatchQuery, {"after": request.after, **_present(request, "date", "airport")})
         cursor, quiet_since = query.after, time.monotonic()
+        if request.from_now:
+            cursor = max(cursor, await self.horizon.settled(fresh=True))
         while True:
             settled = await self.horizon.settled()
             rows: list[dict[str, Any]] = []
@@ -163,4 +166,4 @@ class AlertsServicer(services.AlertsServicer):
             if time.monotonic() - quiet_since >= HEARTBEAT_SECONDS:
                 quiet_since = time.monotonic()
                 yield pb.AlertEvent(cursor=cursor)
-            await asyncio.sleep(POLL_SECONDS)
+            await self.horizon.wait(POLL_SECONDS)
