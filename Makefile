@@ -78,6 +78,7 @@ airflow-down:  ## stop Airflow (make airflow)
 bench: db  ## benchmarks; figures written to bench/results/*.json
 	@$(ENV); $(PY) bench/ingest.py
 	@$(ENV); $(PY) bench/alerting_load.py
+	@$(ENV); $(PY) bench/alerting_grpc_load.py
 	@$(ENV); $(PY) bench/linkage_eval.py --spark
 	@$(ENV); $(PY) bench/scenario_grid.py
 
