@@ -55,7 +55,7 @@ AMS = [
 # entry -> reason: none of these is read
 ENTRIES = {"ZZZ.jsonl": "symbolic_link", "DNG.jsonl": "symbolic_link", "L H R.jsonl": "bad_file_name",
            "..jsonl": "bad_file_name", "ams.jsonl": "bad_file_name", "MAD.json": "bad_file_name",
-           "FRA.jsonl.bak": "bad_file_name", "SUB": "not_a_file", "OSL.parquet": "unsupported_format"}
+           "FRA.jsonl.bak": "bad_file_name", "SUB": "not_a_file", "OSL.parquet": "bad_parquet"}
 
 
 @pytest.fixture(scope="module")

@@ -51,6 +51,8 @@ def parse_args(argv: list[str] | None) -> GeneratorConfig:
                         help="dirty lines per day, spread over the day's files")
     parser.add_argument("--gzip-airports", type=_codes, default=(),
                         help="airports whose files are written as .jsonl.gz")
+    parser.add_argument("--format", choices=("jsonl", "parquet"), default=defaults.format,
+                        help="passenger files as JSON lines (default) or Parquet; the watchlist is JSONL either way")
     parser.add_argument("--watchlist-duplicates-share", type=float,
                         default=defaults.watchlist_duplicates_share,
                         help="share of watchlist entries that list an already listed person")
@@ -76,7 +78,7 @@ def parse_args(argv: list[str] | None) -> GeneratorConfig:
             dates=tuple(args.dates), watchlist_size=args.watchlist_size, airports=args.airports,
             passengers_per_airport=args.passengers_per_airport, sightings=args.sightings,
             seed=args.seed, bad_lines=args.bad_lines, gzip_airports=frozenset(args.gzip_airports),
-            watchlist_duplicates_share=args.watchlist_duplicates_share, world=world)
+            watchlist_duplicates_share=args.watchlist_duplicates_share, world=world, format=args.format)
     except ValueError as exc:
         parser.error(str(exc))
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from .world import DEFAULT_WORLD, World
 
 _AIRPORT = re.compile(r"[A-Z]{3}")
+FORMATS = ("jsonl", "parquet")
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class GeneratorConfig:
     gzip_airports: frozenset[str] = frozenset()
     watchlist_duplicates_share: float = 0.02
     world: World = DEFAULT_WORLD  # the distributions (world.py)
+    format: str = "jsonl"  # passenger files: "jsonl" (.jsonl, .jsonl.gz) or "parquet"
 
     def __post_init__(self) -> None:
         problems = []
@@ -38,6 +40,10 @@ class GeneratorConfig:
             problems.append(f"airports must be IATA codes (3 capitals): {bad_codes}")
         if len(set(self.airports)) != len(self.airports):
             problems.append("airports must be unique")
+        if self.format not in FORMATS:
+            problems.append(f"format must be one of {', '.join(FORMATS)}")
+        elif self.format == "parquet" and self.gzip_airports:
+            problems.append("gzip airports are for the jsonl format only")
         if not self.gzip_airports <= set(self.airports):
             problems.append("gzip airports must be among the airports")
         if len(set(self.dates)) != len(self.dates):

@@ -7,7 +7,9 @@ many passengers a file has.
 """
 from __future__ import annotations
 
+import json
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -20,7 +22,7 @@ from .passengers import scan_events, scan_id, travellers
 from .rng import stream
 from .sightings import assign_modes, sighting
 from .world import structure_of
-from .writer import encode, open_lines, write_lines
+from .writer import encode, open_lines, open_rows, passenger_schema, rows_table, write_lines
 
 LINES_PER_CHUNK = 8192
 MIN_DECOYS_PER_FILE = 3  # of each kind whose rate (World.namesake_rate, look_alike_rate) is > 0
@@ -52,8 +54,8 @@ def _lay_out(rng: np.random.Generator, config: GeneratorConfig, day: date, airpo
     """Choose which lines of one file are dirty and which are reserved for planted records."""
     compress = airport in config.gzip_airports
     per_file = config.passengers_per_airport
-    file = FilePlan(airport, f"passengers/{day.isoformat()}/{airport}.jsonl" +
-                    (".gz" if compress else ""), per_file + len(bad_ids))
+    suffix = ".parquet" if config.format == "parquet" else ".jsonl" + (".gz" if compress else "")
+    file = FilePlan(airport, f"passengers/{day.isoformat()}/{airport}{suffix}", per_file + len(bad_ids))
     bad_lines = rng.choice(np.arange(2, file.lines + 1), len(bad_ids), replace=False)
     free = np.setdiff1d(np.arange(2, file.lines + 1), bad_lines)
     room = (len(free) - n_sightings) // 2
@@ -135,23 +137,57 @@ def plan(config: GeneratorConfig, day: date) -> DayPlan:
     return DayPlan(files, truth, decoy_truth, Counter(modes))
 
 
-def _write_file(config: GeneratorConfig, day: date, file: FilePlan) -> None:
+def _records(config: GeneratorConfig, day: date, file: FilePlan) -> Iterator[tuple[list[dict], list[bytes | None]]]:
+    """Chunks of the file's records, with the line each bad one is rendered as (None for
+    the good ones, which are encoded as they are)."""
     structure = structure_of(config.world, config.seed)
     noise = config.world.noise_at(file.airport)
     rng = stream(config.seed, "day", day.toordinal(), "passengers", file.airport)
     bad_rng = stream(config.seed, "day", day.toordinal(), "bad", file.airport)
+    for first in range(1, file.lines + 1, LINES_PER_CHUNK):
+        lines = np.arange(first, min(first + LINES_PER_CHUNK, file.lines + 1))
+        events = scan_events(rng, file.airport, day, lines, file.lines)
+        people = travellers(rng, len(lines), day, config.world, structure, noise)
+        records, rendered = [], []
+        for line, event, person in zip(lines.tolist(), events, people):
+            record = {**event, **file.planted.get(line, person)}
+            bad = file.bad.get(line)
+            records.append(record)
+            rendered.append(render(bad, record, bad_rng) if bad else None)
+        yield records, rendered
+
+
+def _write_file(config: GeneratorConfig, day: date, file: FilePlan) -> None:
+    if file.path.endswith(".parquet"):
+        _write_parquet(config, day, file)
+        return
     with open_lines(config.landing_dir / file.path, compress=file.path.endswith(".gz")) as out:
-        for first in range(1, file.lines + 1, LINES_PER_CHUNK):
-            lines = np.arange(first, min(first + LINES_PER_CHUNK, file.lines + 1))
-            events = scan_events(rng, file.airport, day, lines, file.lines)
-            people = travellers(rng, len(lines), day, config.world, structure, noise)
-            encoded = []
-            for line, event, person in zip(lines.tolist(), events, people):
-                record = {**event, **file.planted.get(line, person)}
-                bad = file.bad.get(line)
-                encoded.append(render(bad, record, bad_rng) if bad else encode(record))
+        for records, rendered in _records(config, day, file):
+            encoded = [line if line is not None else encode(record) for record, line in zip(records, rendered)]
             encoded.append(b"")
             out.write(b"\n".join(encoded))
+
+
+def _as_row(line: bytes) -> dict | None:
+    """A bad line as the row a typed feed would send: its JSON object, or nothing at all
+    (truncated or not JSON); values its column cannot hold are left out (writer._typed)."""
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _write_parquet(config: GeneratorConfig, day: date, file: FilePlan) -> None:
+    """The same records as the .jsonl would hold, one row per line (bad lines as rows that
+    break the contract the same way where a typed column can): the same draws, so the
+    same seed gives the same passengers in either format."""
+    malformed = any(bad.kind == "malformed_date" for bad in file.bad.values())
+    schema = passenger_schema(dates_as_text=malformed)
+    with open_rows(config.landing_dir / file.path, schema) as writer:
+        for records, rendered in _records(config, day, file):
+            rows = [record if line is None else _as_row(line) for record, line in zip(records, rendered)]
+            writer.write_table(rows_table(rows, schema))
 
 
 def write(config: GeneratorConfig, day: date) -> dict:
@@ -160,10 +196,10 @@ def write(config: GeneratorConfig, day: date) -> dict:
     for file in day_plan.files:
         _write_file(config, day, file)
     # Regenerating a day replaces it: files left by an earlier run (another airport, or the
-    # other of .jsonl/.jsonl.gz) would otherwise be read as part of it.
+    # other of .jsonl/.jsonl.gz/.parquet) would otherwise be read as part of it.
     folder = config.landing_dir / "passengers" / day.isoformat()
     written = {config.landing_dir / file.path for file in day_plan.files}
-    for stale in [*folder.glob("*.jsonl"), *folder.glob("*.jsonl.gz")]:
+    for stale in [*folder.glob("*.jsonl"), *folder.glob("*.jsonl.gz"), *folder.glob("*.parquet")]:
         if stale not in written:
             stale.unlink()
     truth = config.landing_dir / "truth"

@@ -94,6 +94,7 @@ NOT_A_FILE = "not_a_file"
 BAD_FILE_NAME = "bad_file_name"
 UNSUPPORTED_FORMAT = "unsupported_format"
 UNREADABLE_FILE = "unreadable_file"
+BAD_PARQUET = "bad_parquet"            # no readable footer (truncated?), or data Spark cannot read
 
 NOT_JSON_DETAIL = "line is not valid JSON (truncated?)"
 NOT_OBJECT_DETAIL = "line is JSON but not an object, got {got}"
@@ -203,5 +204,8 @@ TRUNCATED_GZIP_DETAIL = (
     "the rest of the file is lost (partial last line as raw text)"
 )
 CORRUPT_GZIP_DETAIL = "gzip stream is damaged after {lines} complete lines: {error}"
+BAD_PARQUET_DETAIL = "not a readable Parquet file: {error}; not read"
+CHECK_DISAGREEMENT_ROW_DETAIL = ("the reference validator finds this row good but the vectorised checks reject it; "
+                                 "a bug in watchlist_screening.normalise, please report it")
 CHECK_DISAGREEMENT_DETAIL = ("the reference validator finds this line good but Spark's JSON parser rejects it; "
                              "a bug in watchlist_screening.normalise, please report it")

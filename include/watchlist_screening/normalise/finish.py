@@ -128,11 +128,18 @@ def _bad_lines(batch: pa.RecordBatch, bad: list[int], fields, known: dict[int, P
     preset_details = batch.column("preset_detail").take(rows).to_pylist()
     found = [known.get(i) for i in bad]
     problems = [_problem(*row, fields) for row in zip(texts, presets, preset_details, found)]
+    return quarantine_rows(batch.column("source_file").take(rows), batch.column("line_number").take(rows),
+                           problems, [t if t is not None else s for t, s in zip(texts, shown)])
+
+
+def quarantine_rows(source_file: pa.Array, line_number: pa.Array, problems: list[tuple[str, str]],
+                    raw_texts: list[str | None]) -> pa.Table:
+    """LINE_COLUMNS rows: (reason, detail) per line, text storable in PostgreSQL."""
     return pa.table({
-        "source_file": batch.column("source_file").take(rows), "line_number": batch.column("line_number").take(rows),
+        "source_file": source_file, "line_number": line_number.cast(pa.int32()),
         "reason": pa.array([p[0] for p in problems], pa.string()),
         "detail": _no_nul(pa.array([p[1] for p in problems], pa.string())),
-        "raw_text": _no_nul(pa.array([t if t is not None else s for t, s in zip(texts, shown)], pa.string())),
+        "raw_text": _no_nul(pa.array(raw_texts, pa.string())),
     })
 
 
@@ -250,10 +257,17 @@ def finish(batch: pa.RecordBatch, dataset) -> Finished:
     kept = set(good)
     bad = [i for i in range(batch.num_rows) if i not in kept]
     rows = pa.array(good, pa.int64())
-    columns.update(dataset.derive(columns, good_records))
-    offsets = pa.array(np.arange(len(good) + 1, dtype=np.int32) * c.EMBEDDING_SIZE)
-    columns["face_embedding"] = pa.ListArray.from_arrays(offsets, pa.array(vectors.ravel(), pa.float32()))
-    staged = pa.table({"source_file": batch.column("source_file").take(rows),
-                       "source_line": batch.column("line_number").take(rows),
-                       **{name: columns[name] for name in dataset.staged}})
+    staged = staged_rows(batch.column("source_file").take(rows), batch.column("line_number").take(rows),
+                         columns, vectors, dataset, good_records)
     return Finished(staged, _bad_lines(batch, bad, dataset.fields, known), _warning_lines(batch, warned))
+
+
+def staged_rows(source_file: pa.Array, source_line: pa.Array, columns: dict[str, pa.Array], vectors: np.ndarray,
+                dataset, records: list) -> pa.Table:
+    """Good records as `dataset.staged` rows: checked fields `columns` (typed, one value
+    per record), names normalised, embeddings at unit length (`vectors`)."""
+    columns = {**columns, **dataset.derive(columns, records)}
+    offsets = pa.array(np.arange(len(vectors) + 1, dtype=np.int32) * c.EMBEDDING_SIZE)
+    columns["face_embedding"] = pa.ListArray.from_arrays(offsets, pa.array(vectors.ravel(), pa.float32()))
+    return pa.table({"source_file": source_file, "source_line": source_line.cast(pa.int32()),
+                     **{name: columns[name] for name in dataset.staged}})

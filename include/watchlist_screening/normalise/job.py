@@ -5,9 +5,11 @@
 
 The warehouse is $WAREHOUSE_DSN. The watchlist snapshot is loaded as a new version when
 its content is new; then the day's airport files are checked, normalised, staged and
-published in one transaction. Entries of the day's folder that are not airport files
-(links, folders, other names: landing.py) are not read; each is a file-level quarantine
-entry (line 0) counted in the summary. The last line on stdout is the run summary as JSON.
+published in one transaction. Airport files are JSON lines (.jsonl, .jsonl.gz) or
+Parquet rows (.parquet: parquet.py), staged in one Spark job. Entries of the day's folder
+that are not airport files (links, folders, other names: landing.py) and Parquet files
+that cannot be read are not read; each is a file-level quarantine entry (line 0) counted
+in the summary. The last line on stdout is the run summary as JSON.
 
 Exit status: 0 done; 3 written, but more passenger lines were quarantined than
 --max-quarantine-share allows (the log says where to look); 1 anything else (the log names
@@ -26,18 +28,19 @@ from pathlib import Path
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
+from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 
 from watchlist_screening.pipeline_settings import Settings
-from watchlist_screening.normalise import landing
-from watchlist_screening.normalise.landing import LandingError, LandingFile
+from watchlist_screening.normalise import landing, parquet
+from watchlist_screening.normalise.landing import LandingError, LandingFile, RejectedEntry
 from watchlist_screening.normalise import contract as c
 from watchlist_screening.normalise.lines import file_sources
 from watchlist_screening.normalise.publish import known_watchlist_version, publish_day, publish_watchlist
 from watchlist_screening.normalise.records import PASSENGERS, WATCHLIST, Dataset
 from watchlist_screening.normalise.session import create_session
 from watchlist_screening.normalise.staging import (
-    FileStats, StagingTables, create_staging_tables, drop_staging_tables, write_to_staging,
+    FileStats, StagingTables, collect_staged, create_staging_tables, drop_staging_tables, finished_lines, staged_frame,
 )
 from watchlist_screening.normalise.summary import DaySummary, file_summaries, quarantine_alarm
 
@@ -55,6 +58,8 @@ class Staged:
     tables: StagingTables
     attempts: list[int]
     stats: list[FileStats]
+    files: list[LandingFile]              # the files whose lines or rows were staged
+    rejected: list[RejectedEntry]         # Parquet files found unreadable on the way (file-level entries)
 
 
 def _stage(spark: SparkSession, conninfo: str, dataset: Dataset, files: list[LandingFile],
@@ -63,17 +68,65 @@ def _stage(spark: SparkSession, conninfo: str, dataset: Dataset, files: list[Lan
     with psycopg.connect(conninfo, autocommit=True) as conn:
         tables = create_staging_tables(conn, prefix, target, dataset, scan_day)
     try:
-        attempts, stats = write_to_staging(file_sources(spark, files), dataset, conninfo, tables)
-        _check_numbering(files, stats)
+        found = [parquet.inspect(f, dataset) for f in files if f.parquet]
+        rejected = [f for f in found if isinstance(f, RejectedEntry)]
+        parquets = [f for f in found if not isinstance(f, RejectedEntry)]
+        attempts, stats, unread = _write(spark, conninfo, dataset, [f for f in files if not f.parquet], parquets,
+                                         tables)
+        rejected += unread
+        read = [f for f in files if f.relative not in {r.relative for r in rejected}]
+        _check_numbering(read, stats, {p.file.relative: p.rows for p in parquets})
         for damage in (s for s in stats if s.reason in (c.TRUNCATED_GZIP, c.CORRUPT_GZIP)):
             log.warning("%s: %s after line %d: the lines before it are kept", damage.source_file,
                         damage.reason, damage.first_line - 1)
+        for entry in rejected:
+            log.warning("%s is not read: %s (%s)", entry.relative, entry.reason, entry.detail)
     except BaseException:
         _drop(conninfo, tables)
         raise
     log.info("%s: %d lines parsed, checked and staged in %.1f s", dataset.name,
              sum(s.lines for s in stats), time.monotonic() - started)
-    return Staged(tables, attempts, stats)
+    return Staged(tables, attempts, stats, read, rejected)
+
+
+def _write(spark: SparkSession, conninfo: str, dataset: Dataset, line_files: list[LandingFile],
+           parquets: list[parquet.ParquetFile], tables: StagingTables
+           ) -> tuple[list[int], list[FileStats], list[RejectedEntry]]:
+    """All files staged in one Spark job. A Parquet file Spark cannot read (a column type
+    it refuses, a damaged page behind a sound footer) becomes a file-level entry and the
+    job runs again without it; rows its first run committed belong to attempts that are
+    not collected, which publish removes as superseded."""
+    rejected: list[RejectedEntry] = []
+    while True:
+        frames = []
+        if line_files or not parquets:
+            frames.append(staged_frame(file_sources(spark, line_files), finished_lines(dataset), conninfo, tables))
+        for p in list(parquets):
+            try:
+                frames.append(parquet.parquet_frame(spark, p, dataset, conninfo, tables))
+            except AnalysisException as error:
+                rejected.append(parquet.rejected(p.file, error))
+                parquets.remove(p)
+        if not frames:
+            return [], [], rejected
+        try:
+            attempts, stats = collect_staged(frames)
+            return attempts, stats, rejected
+        except Exception as error:
+            message = str(error)
+            broken = [p for p in parquets if str(p.file.path) in message or p.file.path.as_uri() in message]
+            if not broken:
+                raise
+            for p in broken:
+                log.warning("%s could not be read by Spark: staging again without it", p.file.relative)
+                rejected.append(parquet.rejected(p.file, _spark_cause(message)))
+                parquets.remove(p)
+
+
+def _spark_cause(message: str) -> str:
+    """The readable part of a failed Spark job's message: its first line, paths aside."""
+    first = message.strip().splitlines()[0] if message.strip() else "Spark could not read it"
+    return first[:300]
 
 
 def _drop(conninfo: str, tables: StagingTables) -> None:
@@ -81,12 +134,16 @@ def _drop(conninfo: str, tables: StagingTables) -> None:
         drop_staging_tables(conn, tables)
 
 
-def _check_numbering(files: list[LandingFile], stats: list[FileStats]) -> None:
-    """Every line of every file staged exactly once: numbers 1..n with n lines."""
+def _check_numbering(files: list[LandingFile], stats: list[FileStats], rows: dict[str, int]) -> None:
+    """Every line of every file staged exactly once: numbers 1..n with n lines (for a
+    Parquet file, n its footer's row count)."""
     for file in files:
         mine = [s for s in stats if s.source_file == file.relative]
         lines = sum(s.lines for s in mine)
-        if file.size > 0 and not lines:
+        if file.relative in rows:
+            if lines != rows[file.relative]:
+                raise NumberingError(f"{file.relative}: {lines} rows staged, its footer counts {rows[file.relative]}")
+        elif file.size > 0 and not lines:
             raise NumberingError(f"{file.relative}: no line of this non-empty file was staged")
         if mine and (min(s.first_line for s in mine) != 1 or max(s.last_line for s in mine) != lines):
             raise NumberingError(f"{file.relative}: {lines} lines staged, numbered "
@@ -122,16 +179,17 @@ def normalise_day(spark: SparkSession, conninfo: str, landing_dir: Path, day: da
     log.info("%s: %d file(s) %s, %d entr%s not read", day, len(files), [f.relative for f in files],
              len(listing.rejected), "y" if len(listing.rejected) == 1 else "ies")
     staged = _stage(spark, conninfo, PASSENGERS, files, "warehouse.passengers", f"passengers_{day:%Y%m%d}", day)
+    rejected = [*listing.rejected, *staged.rejected]
     started = time.monotonic()
     try:
         published, duplicates = publish_day(conninfo, day, PASSENGERS, staged.tables, staged.attempts,
-                                            files, watchlist_version, listing.rejected)
+                                            staged.files, watchlist_version, rejected)
     finally:
         _drop(conninfo, staged.tables)
     log.info("%s: published in %.1f s", day, time.monotonic() - started)
     return DaySummary(day.isoformat(), watchlist_version, published.rows, published.quarantined,
                       published.quarantined_by_reason,
-                      file_summaries(files, staged.stats, duplicates, PASSENGERS.duplicate_reason, listing.rejected))
+                      file_summaries(staged.files, staged.stats, duplicates, PASSENGERS.duplicate_reason, rejected))
 
 
 def _redacted(dsn: str) -> str:

@@ -9,10 +9,11 @@ where it seems to:
   `passengers/`, not as the watchlist. Files are opened with O_NOFOLLOW, and the reading
   task checks it opened the file that was listed (device and inode), so a file swapped
   for a link after the listing is not read either.
-- Every entry of a day's folder that is not a regular file named `<IATA>.jsonl` or
-  `<IATA>.jsonl.gz` is a file-level quarantine entry with its reason (RejectedEntry):
-  a link, a sub-folder, any other name, a `.parquet` (not read yet), a file that cannot
-  be opened. Its content is never read.
+- Every entry of a day's folder that is not a regular file named `<IATA>.jsonl`,
+  `<IATA>.jsonl.gz` or `<IATA>.parquet` is a file-level quarantine entry with its reason
+  (RejectedEntry): a link, a sub-folder, any other name, a file that cannot be opened.
+  Its content is never read. (A Parquet file whose footer cannot be read is one too:
+  parquet.py.)
 - A day's folder that is a link or not a folder is one such entry: the day is screened
   as empty, and the entry says why.
 - The watchlist is not a feed: a run cannot screen without it, so a watchlist that is a
@@ -36,7 +37,7 @@ from watchlist_screening.normalise import contract as c
 log = logging.getLogger(__name__)
 
 WATCHLIST = "watchlist/watchlist.jsonl"
-DAY_SUFFIXES = (".jsonl", ".jsonl.gz")
+DAY_SUFFIXES = (".jsonl", ".jsonl.gz", ".parquet")
 # fullmatch, ASCII only: '..jsonl', 'ams.jsonl', 'L H R.jsonl', 'FRA.jsonl.bak' do not match
 AIRPORT_FILE = re.compile(r"([A-Z]{3})\.(jsonl|jsonl\.gz|parquet)")
 _READ_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -60,6 +61,11 @@ class LandingFile:
     @property
     def gzipped(self) -> bool:
         return self.relative.endswith(".gz")
+
+    @property
+    def parquet(self) -> bool:
+        """Rows in columns (parquet.py), not lines (raw_lines.py)."""
+        return self.relative.endswith(".parquet")
 
 
 @dataclass(frozen=True)
@@ -117,8 +123,6 @@ def _entry_problem(path: Path, name: str, mode: int) -> tuple[str, str] | None:
     found = AIRPORT_FILE.fullmatch(name)
     if not found:
         return c.BAD_FILE_NAME, c.BAD_FILE_NAME_DETAIL
-    if found.group(2) == "parquet":
-        return c.UNSUPPORTED_FORMAT, c.UNSUPPORTED_FORMAT_DETAIL.format(format="Parquet")
     try:   # opened, not read: a file no task could open is reported, not a failed day
         os.close(os.open(path, _READ_FLAGS | os.O_NONBLOCK))
     except OSError as error:

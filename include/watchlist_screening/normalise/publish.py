@@ -10,7 +10,8 @@ once (by COPY) instead of copied again by INSERT ... SELECT and deleted later by
 Duplicate ids are settled here, in SQL over the staging table, rather than in Spark:
 which line is first is only known among the good lines, and finding out in Spark would
 cost a second pass or a shuffle of every record. Their raw text is read back from the
-landing files on the driver (few lines, read in one pass per file).
+landing files on the driver (few lines, read in one pass per file; for Parquet, the row
+groups that hold them).
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from psycopg.types.json import Jsonb
 
 from watchlist_screening.normalise import contract as c
 from watchlist_screening.normalise.landing import LandingFile, RejectedEntry
+from watchlist_screening.normalise.parquet import pick_rows
 from watchlist_screening.normalise.raw_lines import pick_lines
 from watchlist_screening.normalise.finish import LINE_COLUMNS
 from watchlist_screening.normalise.records import Dataset
@@ -89,7 +91,9 @@ def _duplicate_rows(duplicates: list[Duplicate], files: dict[str, LandingFile],
                     dataset: Dataset) -> Iterator[tuple]:
     for source_file, group in groupby(duplicates, key=lambda d: d.source_file):
         by_line = {d.line_number: d for d in group}
-        for number, text in pick_lines(files[source_file], by_line):
+        file = files[source_file]
+        picked = pick_rows(file, by_line, dataset) if file.parquet else pick_lines(file, by_line)
+        for number, text in picked:
             d = by_line[number]
             detail = c.DUPLICATE_DETAIL.format(label=dataset.id_column, value=d.id,
                                                first_file=d.first_file, first_line=d.first_line)

@@ -6,6 +6,9 @@ from pyspark.sql import SparkSession
 SQL_SETTINGS = {
     # Timestamps leave Spark with an explicit offset; UTC keeps logs and tests plain.
     "spark.sql.session.timeZone": "UTC",
+    # Spark refuses TIMESTAMP(NANOS) Parquet columns (what pandas writes by default) unless
+    # handed over as their int64 count, which parquet.py converts.
+    "spark.sql.legacy.parquet.nanosAsLong": "true",
 }
 
 

@@ -19,7 +19,8 @@ import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterator
+from functools import reduce
+from typing import Callable, Iterator
 
 import psycopg
 import pyarrow as pa
@@ -28,7 +29,7 @@ from pyspark import TaskContext
 from pyspark.sql import DataFrame
 
 from watchlist_screening.normalise import binary_copy
-from watchlist_screening.normalise.finish import LINE_COLUMNS, finish
+from watchlist_screening.normalise.finish import LINE_COLUMNS, Finished, finish
 from watchlist_screening.normalise.lines import file_line_batches
 from watchlist_screening.normalise.records import Dataset
 
@@ -149,7 +150,21 @@ def _copy_statement(tables: StagingTables, table: str, schema: pa.Schema) -> sql
         tables.identifier(table), sql.SQL(", ").join(map(sql.Identifier, schema.names)))
 
 
-def _copy_partition(conninfo: str, tables: StagingTables, dataset: Dataset):
+# A task's input batches → (source_file, its Finished batch), in the Python worker.
+Finishing = Callable[[Iterator[pa.RecordBatch]], Iterator[tuple[str, Finished]]]
+
+
+def finished_lines(dataset: Dataset) -> Finishing:
+    """Line files: each input row names a file (or part) that the task reads itself."""
+    def finished(sources: Iterator[pa.RecordBatch]) -> Iterator[tuple[str, Finished]]:
+        for source in _sources(sources):
+            for batch in file_line_batches(source):
+                yield source["source_file"], finish(batch, dataset)
+
+    return finished
+
+
+def _copy_partition(conninfo: str, tables: StagingTables, finishing: Finishing):
     def write(sources: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         attempt = TaskContext.get().taskAttemptId()
         stats: dict[tuple[str, str | None], list[int]] = {}
@@ -159,18 +174,16 @@ def _copy_partition(conninfo: str, tables: StagingTables, dataset: Dataset):
             with psycopg.connect(conninfo) as conn, _collector_paused():   # commits on leaving
                 with conn.cursor().copy(_copy_statement(tables, tables.good, tables.good_schema)) as copy:
                     copy.write(binary_copy.HEADER)
-                    for source in _sources(sources):
-                        files.add(source["source_file"])
-                        for batch in file_line_batches(source):
-                            finished = finish(batch, dataset)
-                            if finished.good.num_rows:
-                                copy.write(binary_copy.encode_rows(
-                                    _with_attempt(finished.good, tables.good_schema, attempt)))
-                            if finished.bad.num_rows:
-                                bad.append(_with_attempt(finished.bad, tables.bad_schema, attempt))
-                            if finished.warnings.num_rows:   # quarantine rows, not lines: not counted
-                                bad.append(_with_attempt(finished.warnings, tables.bad_schema, attempt))
-                            _count(finished, stats)
+                    for source_file, finished in finishing(sources):
+                        files.add(source_file)
+                        if finished.good.num_rows:
+                            copy.write(binary_copy.encode_rows(
+                                _with_attempt(finished.good, tables.good_schema, attempt)))
+                        if finished.bad.num_rows:
+                            bad.append(_with_attempt(finished.bad, tables.bad_schema, attempt))
+                        if finished.warnings.num_rows:   # quarantine rows, not lines: not counted
+                            bad.append(_with_attempt(finished.warnings, tables.bad_schema, attempt))
+                        _count(finished, stats)
                     copy.write(binary_copy.TRAILER)
                 if bad:
                     with conn.cursor().copy(_copy_statement(tables, tables.bad, tables.bad_schema)) as copy:
@@ -202,11 +215,24 @@ def _count(finished, stats: dict[tuple[str, str | None], list[int]]) -> None:
             stats[key] = [n, first, last]
 
 
+def staged_frame(frame: DataFrame, finishing: Finishing, conninfo: str, tables: StagingTables) -> DataFrame:
+    """The Spark work that finishes `frame`'s batches (`finishing`) and COPYs them into
+    `tables`: one row of line statistics per (task, file, reason)."""
+    return frame.mapInArrow(_copy_partition(conninfo, tables, finishing), _STATS_SCHEMA)
+
+
+def collect_staged(frames: list[DataFrame]) -> tuple[list[int], list[FileStats]]:
+    """Runs the staged_frames as one Spark job; returns the task attempts whose rows count
+    and the line statistics per (file, reason) they wrote."""
+    rows = reduce(DataFrame.unionAll, frames).collect()
+    attempts = sorted({row.write_attempt for row in rows})
+    return attempts, [FileStats(r.source_file, r.reason, r.lines, r.first_line, r.last_line) for r in rows]
+
+
 def write_to_staging(sources: DataFrame, dataset: Dataset, conninfo: str,
                      tables: StagingTables) -> tuple[list[int], list[FileStats]]:
     """Read, finish and COPY the lines of the files in `sources` (lines.file_sources) into
-    `tables`; returns the task attempts whose rows count and the line statistics per
-    (file, reason) they wrote."""
-    rows = sources.mapInArrow(_copy_partition(conninfo, tables, dataset), _STATS_SCHEMA).collect()
-    attempts = sorted({row.write_attempt for row in rows})
-    return attempts, [FileStats(r.source_file, r.reason, r.lines, r.first_line, r.last_line) for r in rows]
+    `tables` (collect_staged)."""
+    return collect_staged([staged_frame(sources, finished_lines(dataset), conninfo, tables)])
+
+

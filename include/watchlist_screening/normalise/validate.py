@@ -73,7 +73,20 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+@dataclass(frozen=True)
+class Foreign:
+    """A value of a typed file (Parquet) that JSON has no type for, named by its type
+    (`got timestamp[us]`) where a line's value would be named by its JSON type."""
+    type_name: str
+    value: Any
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
 def json_type(value: Any) -> str:
+    if isinstance(value, Foreign):
+        return value.type_name
     if isinstance(value, str):
         return "string"
     if isinstance(value, bool):   # before int: bool is an int in Python
