@@ -130,6 +130,9 @@ start_nginx() {
 
 load_env() {
   [ -s "$STACK_ENV" ] || die "$STACK_ENV missing: run scripts/stack.sh db first"
+  # Checked where replicas start, not in lib.sh: stopping a stack must work whatever the lists.
+  [ "$(wc -w <<<"$ALERTS_GRPC_REPLICA_PORTS")" = "$(wc -w <<<"$ALERTS_REPLICA_PORTS")" ] \
+    || die "ALERTS_GRPC_REPLICA_PORTS ($ALERTS_GRPC_REPLICA_PORTS) needs one port per replica of ALERTS_REPLICA_PORTS ($ALERTS_REPLICA_PORTS)"
   source "$STACK_ENV"
   command -v envsubst >/dev/null || die "envsubst not found (install: apt-get install gettext-base)"
   mkdir -p "$RUN_DIR"

@@ -39,11 +39,6 @@ with ExitStack() as held:
     printf 'ALERTS_GRPC_LB_PORT=%s\nALERTS_GRPC_REPLICA_PORTS=%s\n' "$ALERTS_GRPC_LB_PORT" "$ALERTS_GRPC_REPLICA_PORTS" >>"$PORTS_ENV"
   fi
 fi
-if [ "$(wc -w <<<"$ALERTS_GRPC_REPLICA_PORTS")" != "$(wc -w <<<"$ALERTS_REPLICA_PORTS")" ]; then
-  printf '[stack] ERROR: ALERTS_GRPC_REPLICA_PORTS (%s) needs one port per replica of ALERTS_REPLICA_PORTS (%s)\n' \
-    "$ALERTS_GRPC_REPLICA_PORTS" "$ALERTS_REPLICA_PORTS" >&2
-  exit 1
-fi
 
 # What the stack's daemons must reach themselves. As root, PostgreSQL runs as `postgres` and
 # nginx's workers as `nobody`, and a clone may sit where neither can enter (root's home, a
