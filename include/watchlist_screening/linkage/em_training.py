@@ -67,7 +67,9 @@ class EMTrainingConfig:
     # EM's first session: photo levels where candidates outnumber the random pairs' tail
     dense_ratio: float = 2.0
     # Photo m from pairs in the top levels (0 = top only) of all these comparisons
-    anchor_levels: tuple[tuple[str, int], ...] = (("names", 1), ("date_of_birth", 0), ("sex", 0), ("height_cm", 1))
+    # names, dates, places and nationality as one comparison (comparisons.IDENTITY)
+    joint_identity: bool = True
+    anchor_levels: tuple[tuple[str, int], ...] = (("identity", 0), ("sex", 0), ("height_cm", 1))
     min_anchor_pairs: int = 10
     min_namesake_pairs: int = 50
     unlike_face_m: float = 1e-9
@@ -170,7 +172,8 @@ def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: EMTrai
     impostor_levels = impostor_levels / max(impostor_levels.sum(), 1)
 
     model = settings_creator(surname_term_frequencies=config.surname_term_frequencies,
-                             photo_thresholds=thresholds).get_settings("duckdb").as_dict()
+                             photo_thresholds=thresholds, joint_identity=config.joint_identity,
+                             ).get_settings("duckdb").as_dict()
     names, gammas = comparison_vectors(con, model)
     if len(gammas) == 0:
         raise ValueError("no candidate pairs to train on")

@@ -25,6 +25,7 @@ import duckdb
 import pyarrow as pa
 
 from watchlist_screening.alerts.labels import MATCH, NON_MATCH, latest_decisions
+from watchlist_screening.linkage.comparisons import IDENTITY
 from watchlist_screening.linkage import linker as splink_linker
 from watchlist_screening.linkage import tables
 from watchlist_screening.linkage.tables import PASSENGERS, WATCHLIST
@@ -35,7 +36,7 @@ LABEL_BLOCKED_PAIRS = "reviewer_label_blocked_pairs"
 # Not height: alerts are selected on physique, so confirmed pairs under-represent larger
 # measured differences (at scale a, labels on height cost a sighting; without it they
 # cost nothing and cut false alerts at thresholds below 0.3).
-LABELLED_COMPARISONS = ("names", "date_of_birth", "place_of_birth", "nationality")
+LABELLED_COMPARISONS = ("names", "date_of_birth", "place_of_birth", "nationality", IDENTITY)
 # Labelled records as tables.load_arrow expects them; reviews span many days, so by id.
 _LABELLED_PASSENGERS_SQL = """
 SELECT DISTINCT ON (scan_id) scan_id AS unique_id, surname_norm, full_name_norm, date_of_birth,
