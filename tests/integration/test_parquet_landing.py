@@ -1,7 +1,7 @@
 """Parquet landing files through the real job (spark-submit into a real warehouse), beside
 a JSONL airport: good rows published as a line with the same values would be; bad rows
-quarantined with their row number and the JSONL path's reasons; a truncated file and
-columns of types the contract does not allow never fail the day; ISO-text dates and
+quarantined with their row number and the JSONL path's reasons; a truncated file, one
+with damaged pages behind a sound footer, and columns of types the contract does not allow never fail the day; ISO-text dates and
 times give the same rows as date32 and timestamps. And the generator's Parquet day
 publishes the rows of its JSONL day (same seed)."""
 from __future__ import annotations
@@ -93,6 +93,11 @@ def landing(tmp_path_factory) -> Path:
     write_parquet(folder / "TRD.parquet", [record(f"TRD-{i}", "TRD") for i in range(50)], TYPED)
     whole = (folder / "TRD.parquet").read_bytes()
     (folder / "TRD.parquet").write_bytes(whole[:len(whole) // 2])   # cut short in transfer
+    # a sound footer over damaged pages: only reading the rows finds out
+    write_parquet(folder / "HAM.parquet", [record(f"HAM-{i}", "HAM") for i in range(50)], TYPED)
+    damaged = bytearray((folder / "HAM.parquet").read_bytes())
+    damaged[4:68] = b"\xff" * 64
+    (folder / "HAM.parquet").write_bytes(bytes(damaged))
     return landing
 
 
@@ -108,7 +113,7 @@ def _expected_bad() -> list[tuple[str, int, str]]:
     bad += [(f"{FOLDER}/OSL.parquet", n, reason) for n, (_, reason) in enumerate(OSL, 1) if reason]
     bad += [(f"{FOLDER}/SVG.parquet", n, reason) for n, (_, reason) in enumerate(SVG, 1) if reason]
     bad += [(f"{FOLDER}/BGO.parquet", n, "wrong_type") for n in (1, 2)]
-    bad += [(f"{FOLDER}/TRD.parquet", 0, "bad_parquet")]
+    bad += [(f"{FOLDER}/TRD.parquet", 0, "bad_parquet"), (f"{FOLDER}/HAM.parquet", 0, "bad_parquet")]
     return sorted(bad)
 
 
@@ -133,8 +138,10 @@ def test_bad_rows_are_quarantined_with_their_row_number_and_reason(run, warehous
     assert by_key[("OSL.parquet", 6)][0] == "field 'surname' contains a NUL character (\\u0000) at character 4"
     assert by_key[("BGO.parquet", 1)][0] == "field 'height_cm' must be a number, got string"
     assert by_key[("SVG.parquet", 2)][0] == "field 'date_of_birth' is not a valid YYYY-MM-DD date: '1980-02-30'"
-    detail, raw = by_key[("TRD.parquet", 0)]
-    assert detail.startswith("not a readable Parquet file: ") and raw == ""
+    for name in ("TRD.parquet", "HAM.parquet"):
+        detail, raw = by_key[(name, 0)]
+        assert detail.startswith("not a readable Parquet file: ") and raw == ""
+    assert query(warehouse_dsn, "SELECT count(*) FROM warehouse.passengers WHERE scan_id LIKE 'HAM-%%'") == [(0,)]
     expected: dict[str, int] = {}
     for _, _, reason in _expected_bad():
         expected[reason] = expected.get(reason, 0) + 1
