@@ -1,9 +1,14 @@
-"""Ingest bench: JSONL to queryable rows in Postgres with the real Spark job, beside the
-floor of simply parsing the same files with DuckDB's read_json in the same run: every
-contract field into a typed table (the target is ≤ 10× that), and a bare count of lines,
-which needs no values and is reported beside.
+"""Ingest bench: landing files to queryable rows in Postgres with the real Spark job, beside
+the floor of simply reading the same files with DuckDB in the same run.
+
+JSONL: DuckDB's read_json parsing every contract field into a typed table (the target is
+≤ 10× that), and a bare count of lines, which needs no values and is reported beside.
+Parquet: the same day written by the generator as Parquet (same seed: the same
+passengers), through the same job, beside DuckDB's read_parquet reading every contract
+field into a typed table (the target is ≤ 4× that).
 
     .venv/bin/python bench/ingest.py [--passengers 100000 1000000] [--watchlist-size 20000]
+        [--formats jsonl parquet]
 
 Needs the local PostgreSQL (`make db`); each scale runs in a throw-away database. Landing
 data is generated under .local/bench/ (kept between runs: generation is deterministic).
@@ -39,14 +44,14 @@ DAY = "2030-06-01"
 AIRPORTS = ("LHR", "CDG")
 
 
-def landing_for(passengers: int, watchlist: int) -> Path:
-    root = REPO / ".local" / "bench" / f"ingest-{passengers}-{watchlist}"
+def landing_for(passengers: int, watchlist: int, form: str = "jsonl") -> Path:
+    root = REPO / ".local" / "bench" / (f"ingest-{passengers}-{watchlist}" + ("" if form == "jsonl" else f"-{form}"))
     if not (root / "passengers" / DAY).is_dir():
         from watchlist_screening.generator.cli import main as generate
 
         generate(["--landing-dir", str(root), "--date", DAY, "--watchlist-size", str(watchlist),
                   "--airports", ",".join(AIRPORTS), "--passengers-per-airport", str(passengers // len(AIRPORTS)),
-                  "--sightings", "50", "--bad-lines", "100", "--seed", "5"])
+                  "--sightings", "50", "--bad-lines", "100", "--seed", "5", "--format", form])
     return root
 
 
@@ -59,21 +64,36 @@ def duckdb_floor(root: Path) -> dict:
     files = str(root / "passengers" / DAY / "*.jsonl")
     columns = ", ".join(f"'{f.name}': '{_DUCKDB_TYPES.get(f.kind.value, 'VARCHAR')}'" for f in c.PASSENGER_FIELDS)
     con = duckdb.connect()
-
-    def best_of_two(statement: str) -> tuple[float, list]:   # the first read also warms the page cache
-        timings = []
-        for _ in range(2):
-            start = time.perf_counter()
-            result = con.execute(statement).fetchall()
-            timings.append(time.perf_counter() - start)
-        return min(timings), result
-
-    counted, ((count,),) = best_of_two(
-        f"SELECT count(*) FROM read_json('{files}', format='newline_delimited', ignore_errors=true)")
-    parsed, _ = best_of_two(f"""CREATE OR REPLACE TABLE passengers AS SELECT * FROM read_json('{files}',
+    counted, ((count,),) = _best_of_two(
+        con, f"SELECT count(*) FROM read_json('{files}', format='newline_delimited', ignore_errors=true)")
+    parsed, _ = _best_of_two(con, f"""CREATE OR REPLACE TABLE passengers AS SELECT * FROM read_json('{files}',
                                 format='newline_delimited', ignore_errors=true, columns={{{columns}}})""")
     rows = con.sql("SELECT count(*) FROM passengers").fetchall()[0][0]
     return {"rows": count, "count_seconds": round(counted, 2), "parse_seconds": round(parsed, 2), "parsed_rows": rows}
+
+
+def _best_of_two(con, statement: str) -> tuple[float, list]:
+    """The first read also warms the page cache."""
+    timings = []
+    for _ in range(2):
+        start = time.perf_counter()
+        result = con.execute(statement).fetchall()
+        timings.append(time.perf_counter() - start)
+    return min(timings), result
+
+
+def duckdb_parquet_floor(root: Path) -> dict:
+    """DuckDB's read_parquet on the same files: every contract field into a typed table
+    (the embedding as FLOAT[128], as the JSONL floor), the floor the Parquet target is set
+    against; a count(*), which the footers answer, beside."""
+    files = str(root / "passengers" / DAY / "*.parquet")
+    columns = ", ".join(f"TRY_CAST({f.name} AS {_DUCKDB_TYPES.get(f.kind.value, 'VARCHAR')}) AS {f.name}"
+                        for f in c.PASSENGER_FIELDS)
+    con = duckdb.connect()
+    counted, ((count,),) = _best_of_two(con, f"SELECT count(*) FROM read_parquet('{files}')")
+    parsed, _ = _best_of_two(con, f"CREATE OR REPLACE TABLE passengers AS SELECT {columns} FROM read_parquet('{files}')")
+    rows = con.sql("SELECT count(*) FROM passengers").fetchall()[0][0]
+    return {"rows": count, "count_seconds": round(counted, 2), "read_seconds": round(parsed, 2), "read_rows": rows}
 
 
 def _forget_day(dsn: str) -> None:
@@ -171,42 +191,69 @@ def fresh_database(base: str) -> str:
     return make_conninfo(**params)
 
 
+def _ingest_in_fresh_database(base: str, root: Path) -> dict:
+    dsn = fresh_database(base)
+    try:
+        apply_migrations(dsn, SQL_ROOT / "warehouse")
+        return spark_ingest(root, dsn)
+    finally:
+        drop_database(base, dsn)
+
+
+def _measure(base: str, n: int, watchlist_size: int, form: str) -> dict:
+    """One format at one size: DuckDB's floor on the files, then the job into Postgres."""
+    root = landing_for(n, watchlist_size, form)
+    size_mb = sum(p.stat().st_size for p in (root / "passengers" / DAY).glob(f"*.{form}")) / 2**20
+    load_before = round(os.getloadavg()[0], 2)
+    floor = duckdb_floor(root) if form == "jsonl" else duckdb_parquet_floor(root)
+    spark = _ingest_in_fresh_database(base, root)
+    # the targets: JSONL ≤ 10× DuckDB parsing the lines into typed columns, Parquet ≤ 4× DuckDB
+    # reading the rows into typed columns
+    floor_seconds = floor["parse_seconds"] if form == "jsonl" else floor["read_seconds"]
+    result = {
+        "input_mb": round(size_mb, 1), "duckdb_floor": floor, "spark_to_postgres": spark,
+        "rows_per_second": round(spark["passengers"] / spark["seconds"]),
+        "mb_per_second": round(size_mb / spark["seconds"], 1),
+        "ratio_to_floor": round(spark["seconds"] / max(floor_seconds, 1e-9), 1),
+        "ratio_to_count": round(spark["seconds"] / max(floor["count_seconds"], 1e-9), 1),
+        # other work on the machine slows both measurements, the job (JVM, Python
+        # workers and PostgreSQL on the same cores) more than DuckDB's floor
+        "load_average_1m_before": load_before, "load_average_1m_after": round(os.getloadavg()[0], 2),
+    }
+    if form == "parquet":
+        del result["ratio_to_count"]   # the footers answer a count: no floor of anything
+    return result
+
+
+def _commit() -> str | None:
+    done = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return done.stdout.strip() or None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--passengers", "--sizes", type=int, nargs="+", default=[100_000, 1_000_000],
                         help="day sizes to measure (passengers, split over two airports)")
     parser.add_argument("--watchlist-size", type=int, default=20_000)
+    parser.add_argument("--formats", nargs="+", choices=("jsonl", "parquet"), default=["jsonl", "parquet"],
+                        help="landing formats to measure at each size (same seed: the same passengers)")
     parser.add_argument("--full-scale", action="store_true",
                         help="also one cold run with a 1,000,000-person watchlist and 1,000,000 passengers")
     args = parser.parse_args(argv)
     base = load_env_file(REPO / ".local" / "stack.env")["WAREHOUSE_DSN"]
     results = []
     for n in args.passengers:
-        root = landing_for(n, args.watchlist_size)
-        size_mb = sum(p.stat().st_size for p in (root / "passengers" / DAY).glob("*.jsonl")) / 2**20
-        load_before = round(os.getloadavg()[0], 2)
-        floor = duckdb_floor(root)
-        dsn = fresh_database(base)
-        try:
-            apply_migrations(dsn, SQL_ROOT / "warehouse")
-            spark = spark_ingest(root, dsn)
-        finally:
-            drop_database(base, dsn)
-        result = {
-            "passengers": n, "input_mb": round(size_mb, 1), "duckdb_floor": floor, "spark_to_postgres": spark,
-            "rows_per_second": round(spark["passengers"] / spark["seconds"]),
-            "mb_per_second": round(size_mb / spark["seconds"], 1),
-            # the target: ≤ 10× DuckDB parsing the same lines into typed columns
-            "ratio_to_floor": round(spark["seconds"] / max(floor["parse_seconds"], 1e-9), 1),
-            "ratio_to_count": round(spark["seconds"] / max(floor["count_seconds"], 1e-9), 1),
-            # other work on the machine slows both measurements, the job (JVM, Python
-            # workers and PostgreSQL on the same cores) more than DuckDB's floor
-            "load_average_1m_before": load_before, "load_average_1m_after": round(os.getloadavg()[0], 2),
-        }
+        result = {"passengers": n}
+        if "jsonl" in args.formats:
+            result.update(_measure(base, n, args.watchlist_size, "jsonl"))
+        if "parquet" in args.formats:
+            result["parquet"] = _measure(base, n, args.watchlist_size, "parquet")
         print(json.dumps(result), flush=True)
         results.append(result)
-    report = {"measured_at": datetime.now(timezone.utc).isoformat(), "machine": {
-        "cpus": os.cpu_count(), "python": platform.python_version()}, "day": DAY, "results": results}
+    report = {"measured_at": datetime.now(timezone.utc).isoformat(), "commit": _commit(), "machine": {
+        "cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)},
+        "day": DAY, "results": results}
     if args.full_scale:
         report["full_scale"] = full_scale(base)
         print(json.dumps(report["full_scale"]), flush=True)
