@@ -288,6 +288,15 @@ def test_the_generators_parquet_day_stages_the_rows_of_its_jsonl_day(tmp_path):
         (tmp_path / "parquet" / "truth" / f"{DAY}.jsonl").read_bytes()
 
 
+def test_the_generator_takes_parquet_or_jsonl_and_gzip_only_for_jsonl(tmp_path):
+    from watchlist_screening.generator.config import GeneratorConfig
+
+    with pytest.raises(ValueError, match="gzip airports are for the jsonl format only"):
+        GeneratorConfig(landing_dir=tmp_path, dates=(DAY,), format="parquet", gzip_airports=frozenset({"LHR"}))
+    with pytest.raises(ValueError, match="format must be one of jsonl, parquet"):
+        GeneratorConfig(landing_dir=tmp_path, dates=(DAY,), format="csv")
+
+
 # --- Hypothesis: arbitrary Parquet tables --------------------------------------------------
 
 FUZZ = settings(max_examples=200, deadline=None, derandomize=True, database=None, print_blob=True,

@@ -92,7 +92,7 @@ WARNING_REASONS = frozenset({TEXT_CUT})
 SYMBOLIC_LINK = "symbolic_link"
 NOT_A_FILE = "not_a_file"
 BAD_FILE_NAME = "bad_file_name"
-UNSUPPORTED_FORMAT = "unsupported_format"
+UNSUPPORTED_FORMAT = "unsupported_format"   # no longer given (Parquet is read): rows of earlier runs
 UNREADABLE_FILE = "unreadable_file"
 BAD_PARQUET = "bad_parquet"            # no readable footer (truncated?), or data Spark cannot read
 
@@ -189,7 +189,6 @@ NOT_A_FILE_DETAIL = "not a regular file ({kind}); not read"
 NOT_A_FOLDER_DETAIL = "the day's folder is not a folder; not read (the day is screened as empty)"
 BAD_FILE_NAME_DETAIL = ("file name must be <IATA>.jsonl, <IATA>.jsonl.gz or <IATA>.parquet with <IATA> "
                         "matching ^[A-Z]{3}$; not read")
-UNSUPPORTED_FORMAT_DETAIL = "{format} files are not read yet; not read"
 UNREADABLE_FILE_DETAIL = "cannot be opened: {error}"
 ENUM_DETAIL = "field '{label}' must be one of {choices}, got '{value}'"
 DATE_DETAIL = "field '{label}' is not a valid YYYY-MM-DD date: '{value}'"
