@@ -9,6 +9,8 @@ raw_lines     line access (gzip damage)
 lines         files → numbered lines (Spark);  records  lines → text for the writer (Spark)
 finish        per Arrow batch: tier 1 and 2, names, unit embeddings → good rows, bad lines
 arrow_names   rules.normalise_name over Arrow columns
+columns       the contract over typed Arrow columns (Parquet rows), vectorised; rows as JSON for tier 2
+parquet       .parquet files: footers, Spark's columnar reader, finish_rows, duplicates' rows
 staging       staging tables and the binary COPY from Spark;  publish  one-transaction publish
 summary       run summary and on-call message;  session  Spark settings;  job  the CLI
 """

@@ -1,7 +1,7 @@
 """Staging tables and the Spark → PostgreSQL write into them.
 
-Each Spark task reads its landing file (lines.py), finishes its lines (finish.py) and
-streams them into the run's staging tables with binary COPY encoded from Arrow (binary_copy.py): good rows into a table shaped
+Each Spark task reads its landing file (lines.py) and finishes its lines (finish.py), or
+finishes the rows Spark read from a Parquet file (parquet.py), and streams them into the run's staging tables with binary COPY encoded from Arrow (binary_copy.py): good rows into a table shaped
 like the warehouse table, in one COPY per task; bad lines, few, into a quarantine table at
 the end. Binary COPY spares PostgreSQL parsing 128 floats of text per row, the costliest
 part of a text COPY.
