@@ -62,6 +62,10 @@ class Settings:
     deadline_hours: float = 9.0
     landing_poll_seconds: float = 300.0
     local_dir: Path = LOCAL_DIR
+    # how the fan-out reaches the alerting service: "rest" (requests, the default) or
+    # "grpc" (alerts/grpc_transport.py, the balancer's gRPC port)
+    alert_transport: str = "rest"
+    alerts_grpc_target: str = "127.0.0.1:8089"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -94,4 +98,6 @@ class Settings:
             deadline_hours=float(os.environ.get("WATCHLIST_DEADLINE_HOURS", "9")),
             landing_poll_seconds=float(os.environ.get("WATCHLIST_LANDING_POLL_SECONDS", "300")),
             local_dir=LOCAL_DIR,
+            alert_transport=_env("WATCHLIST_ALERT_TRANSPORT", "rest").strip().lower(),
+            alerts_grpc_target=_env("ALERTS_GRPC_TARGET", "127.0.0.1:8089"),
         )

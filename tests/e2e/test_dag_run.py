@@ -3,7 +3,7 @@
 Runs `scripts/run_day.sh` (= `make run`: `airflow dags test` on the real DAG) against the
 test session's stack (tests/conftest.py), in a throw-away warehouse database and Airflow home, then scores the
 alerts the service holds against the generator's truth. Runs the same day twice to prove
-re-runs replace rows and never duplicate alerts.
+re-runs replace rows and never duplicate alerts, the second time over the gRPC transport.
 """
 from __future__ import annotations
 
@@ -139,7 +139,8 @@ def test_day_end_to_end_and_rerun(landing, run_env, warehouse_dsn):
     assert groups and all(g and g.startswith(DAY.replace("-", "") + "-") for _, g in groups), groups[:5]
 
     rows_before = day_rows(warehouse_dsn)
-    second = run_day(landing, run_env)
+    # the re-run fans out over gRPC (WATCHLIST_ALERT_TRANSPORT): the same alerts, once each
+    second = run_day(landing, {**run_env, "WATCHLIST_ALERT_TRANSPORT": "grpc"})
     assert second == first
     assert day_rows(warehouse_dsn) == rows_before
     assert sorted(alert_pairs_from_service(url, token, day)) == sorted(alerts)

@@ -104,6 +104,8 @@ PIPELINE_ENV_NOT_IN_COMPOSE = {
     "WATCHLIST_LINKAGE_ENGINE": "one host: the default (DuckDB) applies; spark is for a cluster (SPARK_MASTER)",
     "WATCHLIST_LANDING_POLL_SECONDS": "tuning: the default applies",
     "WATCHLIST_TRAINING_METHOD": "the default trainer (em) applies",
+    "WATCHLIST_ALERT_TRANSPORT": "the default transport (REST) applies; the connection's extra names grpc_port",
+    "ALERTS_GRPC_TARGET": "tasks use the alerting_service connection's extra grpc_port",
     "WATCHLIST_MISS_COST": "the default (3 false alerts per missed wanted person: threshold 0.25) applies",
 }
 # Local Airflow settings compose leaves to the image's defaults, and why.

@@ -17,6 +17,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from watchlist_screening.alerts.client import AlertClient, NonRetryableAlertError
+from watchlist_screening.errors import PermanentError
 from watchlist_screening.alerts.payload import PASSENGER_FIELDS, SUBJECT_FIELDS, batch_idempotency_key, build_alert
 from watchlist_screening.reporting.links import alert_report_url
 
@@ -35,6 +36,25 @@ ORDER BY m.scan_id, m.subject_id
 OFFSET %s LIMIT %s"""
 
 
+TRANSPORTS = ("rest", "grpc")
+
+
+def client(transport: str, base_url: str, token: str, grpc_target: str | None = None):
+    """The alerting client of `transport` (WATCHLIST_ALERT_TRANSPORT): REST with requests
+    (client.py) or gRPC (grpc_transport.py); both take the same batches and give the same
+    results and errors, so everything below is transport-blind."""
+    if transport == "rest":
+        return AlertClient(base_url, token)
+    if transport == "grpc":
+        if not grpc_target:
+            raise PermanentError("WATCHLIST_ALERT_TRANSPORT=grpc needs the balancer's gRPC address: the "
+                                 "alerting_service connection's extra grpc_port, or ALERTS_GRPC_TARGET")
+        from watchlist_screening.alerts.grpc_transport import GrpcAlertClient
+
+        return GrpcAlertClient(grpc_target, token)
+    raise PermanentError(f"WATCHLIST_ALERT_TRANSPORT must be one of {', '.join(TRANSPORTS)}, got {transport!r}")
+
+
 def batch_alerts(dsn: str, day: dt.date, offset: int, limit: int, run_report_url: str | None = None) -> list[dict]:
     """The alerts of one slice of the day's matches; each links to its own section of the
     day's run report when `run_report_url` is given."""
@@ -44,7 +64,8 @@ def batch_alerts(dsn: str, day: dt.date, offset: int, limit: int, run_report_url
                         if run_report_url else None) for row in rows]
 
 
-def send_batch(dsn: str, base_url: str, token: str, batch: dict) -> dict:
+def send_batch(dsn: str, base_url: str, token: str, batch: dict, transport: str = "rest",
+               grpc_target: str | None = None) -> dict:
     """Deliver `batch` ({scan_day, index, offset, limit, run_id, batches, model_version});
     return counts for the summary and the alerts the service refused, with the reason.
 
@@ -54,11 +75,11 @@ def send_batch(dsn: str, base_url: str, token: str, batch: dict) -> dict:
     run_id = batch.get("run_id")
     alerts = batch_alerts(dsn, day, batch["offset"], batch["limit"], batch.get("run_report_url"))
     result: dict = {"created": 0, "updated": 0, "duplicates": 0, "refusals": []}
-    with AlertClient(base_url, token) as client:
+    with client(transport, base_url, token, grpc_target) as service:
         if alerts:
             key = batch_idempotency_key(day, batch["index"], alerts, run_id)
             try:
-                result = client.send_batch(alerts, key, run_id, run_planned_at=batch.get("planned_at"))
+                result = service.send_batch(alerts, key, run_id, run_planned_at=batch.get("planned_at"))
             except NonRetryableAlertError as exc:
                 if exc.status != 410:
                     raise
@@ -68,7 +89,7 @@ def send_batch(dsn: str, base_url: str, token: str, batch: dict) -> dict:
                 return {"index": batch["index"], "accepted": 0, "created": 0, "updated": 0, "duplicates": 0,
                         "refused": 0, "refusals": [], "superseded": True}
         if run_id:
-            run = client.complete_run(day.isoformat(), run_id, batch["model_version"], batch["batches"],
+            run = service.complete_run(day.isoformat(), run_id, batch["model_version"], batch["batches"],
                                       batch["index"], planned_at=batch.get("planned_at"))
             if run.get("complete"):
                 log.info("run %s of %s complete: %s alert(s) of the day withdrawn", run_id, day, run.get("withdrawn"))
@@ -81,10 +102,10 @@ def send_batch(dsn: str, base_url: str, token: str, batch: dict) -> dict:
 
 
 def complete_empty_day(base_url: str, token: str, day: str, run_id: str, model_version: str,
-                       planned_at: str | None = None) -> dict:
+                       planned_at: str | None = None, transport: str = "rest", grpc_target: str | None = None) -> dict:
     """A run that sends no alert for its day: the service withdraws all the day's alerts."""
-    with AlertClient(base_url, token) as client:
-        run = client.complete_run(day, run_id, model_version, 0, planned_at=planned_at)
+    with client(transport, base_url, token, grpc_target) as service:
+        run = service.complete_run(day, run_id, model_version, 0, planned_at=planned_at)
     log.info("run %s of %s sends no alert: %s earlier alert(s) of the day withdrawn", run_id, day,
              run.get("withdrawn"))
     return run

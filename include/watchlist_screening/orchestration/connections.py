@@ -17,6 +17,8 @@ class AlertingEndpoint:
     token: str
     # reads reviewer decisions (GET /v1/reviews) for training; None: no labels are used
     label_token: str | None = None
+    # host:port of the balancer's gRPC listener (the connection's extra grpc_port)
+    grpc_target: str | None = None
 
 
 def _connection(conn_id: str):
@@ -50,7 +52,8 @@ def warehouse_dsn(settings: Settings) -> str:
 def alerting_endpoint(settings: Settings) -> AlertingEndpoint:
     conn = _connection(ALERTING_CONN_ID)
     if conn is None:
-        return AlertingEndpoint(settings.alerts_url, settings.pipeline_token, settings.label_token)
+        return AlertingEndpoint(settings.alerts_url, settings.pipeline_token, settings.label_token,
+                                settings.alerts_grpc_target)
     scheme = conn.schema or "http"
     port = f":{conn.port}" if conn.port else ""
     label_token = (conn.extra_dejson or {}).get("label_token") or settings.label_token
@@ -58,4 +61,7 @@ def alerting_endpoint(settings: Settings) -> AlertingEndpoint:
         from airflow.sdk.log import mask_secret
 
         mask_secret(label_token)
-    return AlertingEndpoint(f"{scheme}://{conn.host}{port}", conn.password or settings.pipeline_token, label_token)
+    grpc_port = (conn.extra_dejson or {}).get("grpc_port")
+    grpc_target = f"{conn.host}:{grpc_port}" if grpc_port else settings.alerts_grpc_target
+    return AlertingEndpoint(f"{scheme}://{conn.host}{port}", conn.password or settings.pipeline_token, label_token,
+                            grpc_target)

@@ -158,7 +158,8 @@ def plan_alert_batches(prepared: dict, scored: dict) -> list[dict]:
         # No batch will run: the withdrawal of the day's earlier alerts happens here.
         endpoint = alerting_endpoint(settings)
         delivery.complete_empty_day(endpoint.base_url, endpoint.token, prepared["scan_day"], run["run_id"],
-                                    run["model_version"], run["planned_at"])
+                                    run["model_version"], run["planned_at"], settings.alert_transport,
+                                    endpoint.grpc_target)
     return batches
 
 
@@ -170,7 +171,8 @@ def send_alert_batch(batch: dict) -> dict:
     settings = Settings.from_env()
     endpoint = alerting_endpoint(settings)
     try:
-        sent = delivery.send_batch(warehouse_dsn(settings), endpoint.base_url, endpoint.token, batch)
+        sent = delivery.send_batch(warehouse_dsn(settings), endpoint.base_url, endpoint.token, batch,
+                                   settings.alert_transport, endpoint.grpc_target)
     except NonRetryableAlertError as exc:
         raise PermanentError(f"alerting service rejected batch {batch['index']} of {batch['scan_day']}: {exc}") from exc
     if sent["refusals"]:
