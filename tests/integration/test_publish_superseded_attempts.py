@@ -14,7 +14,7 @@ from psycopg import sql
 from tests.conftest import migrated_database
 from tests.integration.test_spark_normalise import passenger
 from watchlist_screening.normalise import binary_copy
-from watchlist_screening.normalise.finish import finish
+from watchlist_screening.normalise.batch_rows import finish
 from watchlist_screening.normalise.publish import publish_day
 from watchlist_screening.normalise.records import PASSENGERS
 from watchlist_screening.normalise.staging import (

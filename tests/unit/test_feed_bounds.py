@@ -1,6 +1,6 @@
 """Issue 13 on the line side, without Spark: the contract's bounds, deep nesting, NUL and
 a line in the wrong file, through both tiers (msgspec and the reference) and through the
-job's Arrow finishing step (finish.py) exactly as the Spark tasks call it."""
+job's Arrow finishing step (batch_rows.py) exactly as the Spark tasks call it."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ from tests.unit.test_normalise_validate import (
     GOOD_PASSENGER_LINES, GOOD_WATCHLIST_LINES, PASSENGER, PASSENGER_CASES, WATCHLIST, WATCHLIST_CASES, line,
 )
 from watchlist_screening.normalise import contract as c
-from watchlist_screening.normalise.finish import finish
+from watchlist_screening.normalise.batch_rows import finish
 from watchlist_screening.normalise.lines import line_batch
 from watchlist_screening.normalise.raw_lines import LineBlock
 from watchlist_screening.normalise.records import PASSENGERS, WATCHLIST as WATCHLIST_DATASET

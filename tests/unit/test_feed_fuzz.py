@@ -1,7 +1,7 @@
 """Property-based fuzzing of the feed (issue 13): arbitrary bytes, arbitrary JSON values
 and mutated valid lines, in .jsonl and .jsonl.gz (whole or cut short), beside links and
 badly named entries, through the job's own reading and checking code (landing.py,
-raw_lines.py, lines.py, finish.py with both tiers; Spark only runs these in its tasks).
+raw_lines.py, lines.py, batch_rows.py with both tiers; Spark only runs these in its tasks).
 
 Properties: the day finishes (no exception), every line is exactly one good row or one
 quarantine row, what is stored is storable (no NUL, valid UTF-8), and nothing outside the
@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, event, given, settings, strategies as st
 from tests.unit.test_feed_landing import Opened
 from tests.unit.test_normalise_validate import PASSENGER, WATCHLIST
 from watchlist_screening.normalise import contract as c
-from watchlist_screening.normalise.finish import finish
+from watchlist_screening.normalise.batch_rows import finish
 from watchlist_screening.normalise.landing import day_listing, watchlist_file
 from watchlist_screening.normalise.lines import line_batches
 from watchlist_screening.normalise.raw_lines import line_blocks

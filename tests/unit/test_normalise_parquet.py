@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, event, given, settings, strategies as st
 from tests.unit.test_feed_fuzz import awkward_text
 from watchlist_screening.normalise import contract as c
 from watchlist_screening.normalise.columns import check_columns, json_records, re2_pattern, record_problem
-from watchlist_screening.normalise.finish import file_place, finish
+from watchlist_screening.normalise.batch_rows import file_place, finish
 from watchlist_screening.normalise.landing import LandingFile, day_listing
 from watchlist_screening.normalise.lines import line_batches
 from watchlist_screening.normalise.parquet import ROW_INDEX, finish_rows, inspect, pick_rows

@@ -19,7 +19,7 @@ from tests.unit.test_normalise_validate import (
     GOOD_PASSENGER_LINES, GOOD_WATCHLIST_LINES, PASSENGER, PASSENGER_CASES, WATCHLIST_CASES, line,
 )
 from watchlist_screening.normalise import contract as c
-from watchlist_screening.normalise.finish import finish
+from watchlist_screening.normalise.batch_rows import finish
 from watchlist_screening.normalise.landing import LandingFile
 from watchlist_screening.normalise.lines import file_line_batches, file_sources
 from watchlist_screening.normalise.records import PASSENGERS, WATCHLIST
@@ -78,7 +78,7 @@ def _as_rows(finished) -> pa.RecordBatch:
 
 def finished_rows(spark, tmp_path, raw_lines: list[str], dataset) -> list[dict]:
     """The lines through a landing file, Spark (file_sources) and, in the Python workers,
-    the tasks' reading and finish.py."""
+    the tasks' reading and batch_rows.py."""
     assert not any("\n" in raw or "\r" in raw for raw in raw_lines)
     path = tmp_path / "f.jsonl"
     path.write_text("\n".join(raw_lines) + "\n", encoding="utf-8")

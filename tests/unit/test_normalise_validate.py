@@ -136,7 +136,7 @@ WATCHLIST_CASES = [
 GOOD_WATCHLIST_LINES = [line(WATCHLIST), line(WATCHLIST, aliases=[], date_of_birth="1970-01-01"),
                         line(WATCHLIST, aliases=None, offence="fraud", caution="armed"),
                         line(WATCHLIST, subject_id="W" * 128, aliases=[{"given_names": "J" * 200, "surname": "D"}] * 50),
-                        # free text beyond its bound is cut, not quarantined (finish.py writes a warning)
+                        # free text beyond its bound is cut, not quarantined (batch_rows.py writes a warning)
                         line(WATCHLIST, offence="o" * 2001, caution="c\u0000" * 1500)]
 
 

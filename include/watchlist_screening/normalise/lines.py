@@ -1,4 +1,4 @@
-"""Landing files as Spark work, and their lines as the Arrow batches finish.py takes.
+"""Landing files as Spark work, and their lines as the Arrow batches batch_rows.py takes.
 
 The job gives Spark one row per landing file, each in a partition of its own, and each
 task reads its file itself (raw_lines.line_blocks) in the Python worker that parses

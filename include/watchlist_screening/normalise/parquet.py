@@ -26,7 +26,7 @@ from pyspark.sql import DataFrame, SparkSession, functions as F
 
 from watchlist_screening.normalise import contract as c
 from watchlist_screening.normalise.columns import check_columns, json_records, json_text, misplaced, record_problem
-from watchlist_screening.normalise.finish import Finished, file_place, quarantine_rows, staged_rows
+from watchlist_screening.normalise.batch_rows import Finished, file_place, quarantine_rows, staged_rows
 from watchlist_screening.normalise.landing import LandingChanged, LandingFile, RejectedEntry, open_landing_file
 from watchlist_screening.normalise.records import Dataset
 from watchlist_screening.normalise.staging import Finishing, StagingTables, staged_frame

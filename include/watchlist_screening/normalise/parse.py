@@ -11,7 +11,7 @@ the contract is: no NaN, no trailing data, no bool for a number, real calendar d
 Where msgspec is more lenient than the contract, the type is narrowed: date-times are
 taken as text matching the reference pattern and converted as the reference does (msgspec
 would accept a space for the 'T'); embeddings are checked for a finite, non-zero length
-by the caller on the whole batch (finish.py), with the reference's arithmetic.
+by the caller on the whole batch (batch_rows.py), with the reference's arithmetic.
 """
 from __future__ import annotations
 

@@ -30,7 +30,7 @@ from watchlist_screening.normalise import contract as c
 from watchlist_screening.normalise.landing import LandingFile, RejectedEntry
 from watchlist_screening.normalise.parquet import pick_rows
 from watchlist_screening.normalise.raw_lines import pick_lines
-from watchlist_screening.normalise.finish import LINE_COLUMNS
+from watchlist_screening.normalise.batch_rows import LINE_COLUMNS
 from watchlist_screening.normalise.records import Dataset
 from watchlist_screening.normalise.staging import StagingTables
 

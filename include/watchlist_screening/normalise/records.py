@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from watchlist_screening.normalise import contract as c
 from watchlist_screening.normalise.contract import Field
-from watchlist_screening.normalise.finish import passenger_names, watchlist_names
+from watchlist_screening.normalise.batch_rows import passenger_names, watchlist_names
 from watchlist_screening.normalise.parse import PASSENGER_TIER1, WATCHLIST_TIER1, Tier1
 
 
@@ -20,9 +20,9 @@ class Dataset:
     tier1: Tier1
     id_column: str                   # unique within a day / a watchlist version
     duplicate_reason: str
-    derive: Callable[[dict[str, pa.Array], list], dict[str, pa.Array]]   # columns finish.py adds
+    derive: Callable[[dict[str, pa.Array], list], dict[str, pa.Array]]   # columns batch_rows.py adds
     staged: tuple[str, ...]          # the record's staging columns, in order
-    placed: bool = False             # lines must match their file's airport and day (finish.py)
+    placed: bool = False             # lines must match their file's airport and day (batch_rows.py)
 
 
 PASSENGERS = Dataset(

@@ -1,6 +1,6 @@
 """Staging tables and the Spark → PostgreSQL write into them.
 
-Each Spark task reads its landing file (lines.py) and finishes its lines (finish.py), or
+Each Spark task reads its landing file (lines.py) and finishes its lines (batch_rows.py), or
 finishes the rows Spark read from a Parquet file (parquet.py), and streams them into the run's staging tables with binary COPY encoded from Arrow (binary_copy.py): good rows into a table shaped
 like the warehouse table, in one COPY per task; bad lines, few, into a quarantine table at
 the end. Binary COPY spares PostgreSQL parsing 128 floats of text per row, the costliest
@@ -29,7 +29,7 @@ from pyspark import TaskContext
 from pyspark.sql import DataFrame
 
 from watchlist_screening.normalise import binary_copy
-from watchlist_screening.normalise.finish import LINE_COLUMNS, Finished, finish
+from watchlist_screening.normalise.batch_rows import LINE_COLUMNS, Finished, finish
 from watchlist_screening.normalise.lines import file_line_batches
 from watchlist_screening.normalise.records import Dataset
 

@@ -62,7 +62,7 @@ def nesting_depth(text: str) -> int:
 
 def too_deep(text: str, openers: int | None = None) -> bool:
     """Whether a line nests beyond MAX_NESTING. `openers`, its count of '[' and '{' when
-    known (finish.py counts a whole batch at once), spares the usual line any look:
+    known (batch_rows.py counts a whole batch at once), spares the usual line any look:
     fewer openers cannot nest deeper."""
     if openers is None:
         openers = text.count("[") + text.count("{")
