@@ -32,10 +32,10 @@ def _true_level_shares(landing, con, model) -> dict[str, np.ndarray]:
     """Each comparison's level shares among the day's true pairs (model level order)."""
     import datetime as dt
 
-    from watchlist_screening.evaluate import load_truth
+    from watchlist_screening.evaluation.screening_truth import load_truth
     from watchlist_screening.linkage import vectors
     from watchlist_screening.linkage.candidates import SPLINK_BLOCKED_PAIRS
-    from watchlist_screening.linkage.data import PASSENGERS, WATCHLIST
+    from watchlist_screening.linkage.tables import PASSENGERS, WATCHLIST
 
     truth = load_truth(landing, dt.date.fromisoformat(DAY))
     names, gammas, ids = vectors.comparison_vectors(con, model, [PASSENGERS, WATCHLIST],

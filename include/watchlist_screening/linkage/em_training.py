@@ -43,14 +43,14 @@ import numpy as np
 from watchlist_screening.linkage import em, vectors
 from watchlist_screening.linkage.candidates import CANDIDATES, SPLINK_BLOCKED_PAIRS
 from watchlist_screening.linkage.comparisons import PHOTO
-from watchlist_screening.linkage.data import PASSENGERS, WATCHLIST, embeddings
+from watchlist_screening.linkage.linker import settings_creator
 from watchlist_screening.linkage.photo_levels import (
     PhotoLevelConfig,
     choose_thresholds,
     impostor_survival,
     random_pair_similarities,
 )
-from watchlist_screening.linkage.settings import settings_creator
+from watchlist_screening.linkage.tables import PASSENGERS, WATCHLIST, embeddings
 from watchlist_screening.linkage.training import monotone_u
 
 log = logging.getLogger(__name__)
