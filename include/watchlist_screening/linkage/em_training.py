@@ -43,7 +43,7 @@ import numpy as np
 from watchlist_screening.linkage import em, vectors
 from watchlist_screening.linkage.candidates import CANDIDATES, SPLINK_BLOCKED_PAIRS
 from watchlist_screening.linkage.comparisons import PHOTO, split_by_face_band
-from watchlist_screening.linkage.linker import settings_creator
+from watchlist_screening.linkage.linker import non_null_levels, settings_creator
 from watchlist_screening.linkage.photo_levels import (
     PhotoLevelConfig,
     choose_thresholds,
@@ -96,10 +96,6 @@ class EMTrainingConfig:
         0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9))
     surname_term_frequencies: bool = False  # see comparisons.comparisons
     seed: int = 42
-
-
-def _non_null_levels(comparison: dict) -> list[dict]:
-    return [lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level")]
 
 
 def comparison_vectors(con: duckdb.DuckDBPyConnection, model: dict) -> tuple[list[str], np.ndarray]:
@@ -185,7 +181,7 @@ def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: EMTrai
         raise ValueError("no candidate pairs to train on")
     unique, pattern_counts, inverse = em.patterns(gammas)
     comparisons = {c["output_column_name"]: c for c in model["comparisons"]}
-    levels = [len(_non_null_levels(comparisons[n])) for n in names]
+    levels = [len(non_null_levels(comparisons[n])) for n in names]
 
     photo_k = names.index(PHOTO)
     n_photo = levels[photo_k]
@@ -340,7 +336,7 @@ def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: EMTrai
 
     em_notes = {}
     for k, name in enumerate(names):
-        comparison_levels = _non_null_levels(comparisons[name])
+        comparison_levels = non_null_levels(comparisons[name])
         m, u = _from_gamma_order(result.m[k]), _from_gamma_order(result.u[k])
         if name == PHOTO:
             monotone = monotone_u(m, u)
