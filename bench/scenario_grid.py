@@ -48,12 +48,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "include"))
 
-from watchlist_screening.evaluate import evaluate, load_truth  # noqa: E402
+from watchlist_screening.evaluation.screening_truth import evaluate, load_truth  # noqa: E402
 from watchlist_screening.evaluation import baselines, metrics, pairs  # noqa: E402
 from watchlist_screening.evaluation.scenarios import SIZES, Scenario, Size, pick  # noqa: E402
 from watchlist_screening.generator import GeneratorConfig, generate  # noqa: E402
 from watchlist_screening.linkage import candidates, jsonl_loader, scoring, screen_day  # noqa: E402
-from watchlist_screening.linkage.data import PASSENGERS  # noqa: E402
+from watchlist_screening.linkage.tables import PASSENGERS  # noqa: E402
 
 DAY = "2026-11-21"
 TARGET_RECALL, TARGET_PRECISION = 0.99, 0.95
@@ -94,7 +94,7 @@ def default_threshold(model: dict, notes: dict) -> tuple[float, str]:
         value = where.get("recommended_threshold") if isinstance(where, dict) else None
         if isinstance(value, (int, float)):
             return float(value), f"recommended_threshold of the {source}"
-    from watchlist_screening.config import Settings
+    from watchlist_screening.pipeline_settings import Settings
 
     return Settings.from_env().match_threshold, "pipeline setting (WATCHLIST_MATCH_THRESHOLD)"
 
@@ -270,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.training is None:
-        from watchlist_screening.config import Settings
+        from watchlist_screening.pipeline_settings import Settings
 
         args.training = Settings.from_env().training_method
     size = SIZES[args.size]

@@ -7,7 +7,7 @@ import pytest
 
 from tests.unit.linkage_data import DAY, generate_day, load_generated_day
 from watchlist_screening.linkage import candidates, em, em_training
-from watchlist_screening.linkage.comparisons import IDENTITY, PHOTO, photo_thresholds_of
+from watchlist_screening.linkage.comparisons import IDENTITY, PHOTO, PHYSIQUE, face_band_of, photo_thresholds_of
 from watchlist_screening.linkage.photo_levels import choose_thresholds
 
 
@@ -32,10 +32,10 @@ def _true_level_shares(landing, con, model) -> dict[str, np.ndarray]:
     """Each comparison's level shares among the day's true pairs (model level order)."""
     import datetime as dt
 
-    from watchlist_screening.evaluate import load_truth
+    from watchlist_screening.evaluation.screening_truth import load_truth
     from watchlist_screening.linkage import vectors
     from watchlist_screening.linkage.candidates import SPLINK_BLOCKED_PAIRS
-    from watchlist_screening.linkage.data import PASSENGERS, WATCHLIST
+    from watchlist_screening.linkage.tables import PASSENGERS, WATCHLIST
 
     truth = load_truth(landing, dt.date.fromisoformat(DAY))
     names, gammas, ids = vectors.comparison_vectors(con, model, [PASSENGERS, WATCHLIST],
@@ -45,7 +45,12 @@ def _true_level_shares(landing, con, model) -> dict[str, np.ndarray]:
     for k, name in enumerate(names):
         n_levels = len(_levels(model, name))
         g = gammas[true, k]
-        out[name] = (np.bincount(g[g >= 0], minlength=n_levels)[:n_levels] / max((g >= 0).sum(), 1))[::-1]
+        shares = np.bincount(g[g >= 0], minlength=n_levels)[:n_levels] / max((g >= 0).sum(), 1)
+        if name in PHYSIQUE and face_band_of(model) is not None:
+            # levels once per face band, m the same in both: the shares over both bands
+            half = n_levels // 2
+            shares = np.tile(shares[:half] + shares[half:], 2)
+        out[name] = shares[::-1]
     return out
 
 
@@ -57,6 +62,9 @@ def test_no_estimable_parameter_stays_at_its_prior(trained):
     truth = _true_level_shares(landing, con, model)
     for name in ("sex", "height_cm", "eye_colour", IDENTITY):
         m = np.array([lvl["m_probability"] for lvl in _levels(model, name)])
+        if name in PHYSIQUE:   # once per face band (comparisons.split_by_face_band), the same m in both
+            assert np.allclose(m[:len(m) // 2], m[len(m) // 2:]), name
+            m, truth[name] = m[:len(m) // 2], truth[name][:len(m) // 2]
         prior = np.full(len(m), 1.0 / len(m))
         # the day holds dozens of matches for each comparison: the data, not the prior, speaks
         assert comparisons[name]["evidence_pairs"] >= 10 * comparisons[name]["m_prior_pairs"], name
@@ -140,3 +148,28 @@ def test_sightings_are_found_when_dates_are_forged_anywhere(tmp_path, world):
     assert len(missed) <= 0.01 * len(truth), f"{world}: missed {missed}"
     true_alerts = sum(any(pair == (scan, s) for scan, subjects in truth.items() for s in subjects) for pair in alerted)
     assert true_alerts / len(alerted) >= 0.9, f"{world}: {len(alerted) - true_alerts} false alerts of {len(alerted)}"
+
+
+def test_an_agreeing_build_weighs_less_where_faces_are_alike(tmp_path):
+    """Where look-alikes share a build (the lookalikes_share_physique world, many of them),
+    strangers with alike faces agree on sex and height more often than random candidates:
+    the day's u per face band says so, and an agreeing build counts for less there."""
+    import duckdb
+
+    landing = generate_day(tmp_path, 3000, 4000, 60, 5, "--world", "lookalikes_share_physique",
+                           "--knob", "look_alike_rate=0.01")
+    con = duckdb.connect()
+    counts = load_generated_day(con, landing, DAY)
+    counts["candidate_pairs"] = candidates.build_candidates(con)
+    model, _ = em_training.train(con, counts)
+    assert face_band_of(model) is not None
+    for name in ("sex", "height_cm"):
+        levels = _levels(model, name)
+        half = len(levels) // 2
+        alike, rest = levels[:half], levels[half:]
+        assert alike[0]["label_for_charts"].startswith("Face alike") and not rest[0]["label_for_charts"].startswith("Face")
+        assert [lvl["m_probability"] for lvl in alike] == [lvl["m_probability"] for lvl in rest]
+        # u is a distribution within each band, and the top level is likelier among look-alikes
+        assert sum(lvl["u_probability"] for lvl in alike) == pytest.approx(1.0)
+        assert sum(lvl["u_probability"] for lvl in rest) == pytest.approx(1.0)
+        assert alike[0]["u_probability"] > rest[0]["u_probability"], name

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from watchlist_screening.evaluation import febrl
-from watchlist_screening.linkage import em, vectors
+from watchlist_screening.linkage import em, linker, vectors
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +78,9 @@ def test_vectors_dedupe_only_and_link_only_agree_with_splinks_predict():
         rows = febrl.predict(con, model, tables, 0.0)
         assert len(rows) == len(gammas)
         splink_p = {(a, b): p for a, b, p, _ in rows}
-        levels = [len(vectors.non_null_levels(c)) for c in model["comparisons"]]
-        m = [np.array([lvl["m_probability"] for lvl in vectors.non_null_levels(c)][::-1]) for c in model["comparisons"]]
-        u = [np.array([lvl["u_probability"] for lvl in vectors.non_null_levels(c)][::-1]) for c in model["comparisons"]]
+        levels = [len(linker.non_null_levels(c)) for c in model["comparisons"]]
+        m = [np.array([lvl["m_probability"] for lvl in linker.non_null_levels(c)][::-1]) for c in model["comparisons"]]
+        u = [np.array([lvl["u_probability"] for lvl in linker.non_null_levels(c)][::-1]) for c in model["comparisons"]]
         assert all(len(x) == n for x, n in zip(m, levels))
         ours = em.posterior(gammas, model["probability_two_random_records_match"], m, u)
         theirs = np.array([splink_p[(a, b)] for a, b in zip(ids["unique_id_l"], ids["unique_id_r"])])

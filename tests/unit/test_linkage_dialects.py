@@ -72,6 +72,29 @@ def test_spark_model_copies_the_trained_parameters_level_by_level():
             assert (a.get("m_probability"), a.get("u_probability")) == (b.get("m_probability"), b.get("u_probability"))
 
 
+def test_spark_model_keeps_the_em_models_identity_and_face_bands():
+    """The EM trainer's model (one identity comparison, physique levels once per face band)
+    converts level by level, the band's cut in Spark's cosine."""
+    model = settings_creator(probability_two_random_records_match=3e-6, joint_identity=True).get_settings(
+        "duckdb").as_dict()
+    comparisons.split_by_face_band(model, 0.61)
+    for comparison in model["comparisons"]:
+        for i, level in enumerate(comparison["comparison_levels"]):
+            level["m_probability"], level["u_probability"] = 0.5, (i + 1) / 1000
+    converted = spark_model(model)
+    assert [c["output_column_name"] for c in converted["comparisons"]] == \
+           [c["output_column_name"] for c in model["comparisons"]]
+    assert comparisons.face_band_of(converted) == 0.61
+    for trained, spark in zip(model["comparisons"], converted["comparisons"]):
+        assert [lvl["label_for_charts"] for lvl in spark["comparison_levels"]] == \
+               [lvl["label_for_charts"] for lvl in trained["comparison_levels"]]
+        for a, b in zip(trained["comparison_levels"], spark["comparison_levels"]):
+            assert (a.get("m_probability"), a.get("u_probability")) == (b.get("m_probability"), b.get("u_probability"))
+    sex = next(c for c in converted["comparisons"] if c["output_column_name"] == "sex")
+    assert f"{comparisons.SPARK_PHOTO_COSINE}(face_embedding_l, face_embedding_r) >= 0.61" in \
+        sex["comparison_levels"][1]["sql_condition"]
+
+
 def test_spark_model_refuses_a_model_with_other_levels():
     model = _duckdb_model()
     del model["comparisons"][1]["comparison_levels"][1]

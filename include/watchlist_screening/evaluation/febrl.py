@@ -243,7 +243,7 @@ def train(con: duckdb.DuckDBPyConnection, tables: list[str], link_type: str,
     if len(gammas) == 0:
         raise ValueError("no blocked pairs")
     by_name = {c["output_column_name"]: c for c in model["comparisons"]}
-    levels = [len(vectors.non_null_levels(by_name[n])) for n in names]
+    levels = [len(splink_linker.non_null_levels(by_name[n])) for n in names]
     result, notes = estimate(names, gammas, levels, config)
     unique, _, inverse = em.patterns(gammas)
     posteriors = em.posterior(unique, result.lam, result.m, result.u)[inverse]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 
-from watchlist_screening.linkage.data import PASSENGERS, WATCHLIST, embeddings, scalar
+from watchlist_screening.linkage.tables import PASSENGERS, WATCHLIST, embeddings, scalar
 
 CANDIDATES = "candidate_pairs"
 SPLINK_BLOCKED_PAIRS = "splink_blocked_pairs"

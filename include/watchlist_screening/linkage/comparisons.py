@@ -35,6 +35,11 @@ PHOTO = "face_embedding"
 IDENTITY = "identity"
 IDENTITY_FIELDS = ("names", "date_of_birth", "place_of_birth", "nationality")
 PHOTO_LABEL = "Cosine similarity of " + PHOTO + " >= {threshold}"
+# what a wanted person cannot change, besides the face
+PHYSIQUE = ("sex", "height_cm", "eye_colour")
+FACE_BAND_PREFIX = "Face alike"
+FACE_BAND_LABEL = FACE_BAND_PREFIX + " (cosine >= {cut}): "
+_FACE_BAND = re.compile(re.escape(FACE_BAND_PREFIX) + r" \(cosine >= (-?[0-9.]+)\): ")
 _PHOTO_LEVEL = re.compile(r">= (-?[0-9.]+)$")
 
 Dialect = Literal["duckdb", "spark"]
@@ -129,6 +134,52 @@ def _same_surname(term_frequencies: bool):
     return level
 
 
+def _cosine(dialect: Dialect) -> str:
+    return (f"{SPARK_PHOTO_COSINE}({PHOTO}_l, {PHOTO}_r)" if dialect == "spark"
+            else f"array_cosine_similarity({PHOTO}_l, {PHOTO}_r)")
+
+
+def split_by_face_band(settings: dict, cut: float, dialect: Dialect = "duckdb") -> dict:
+    """`settings` (a Splink settings dict, changed in place and returned) with each
+    physique comparison's levels twice: first for pairs whose faces are alike (cosine >=
+    `cut`), then for the rest.
+
+    Among strangers, those with alike faces share a build far more often than the
+    random pairs that make up most candidates (look-alikes: same sex, height, eye colour),
+    so a physique that agrees is weaker evidence there. Each band gets its own u, P(level |
+    band, non-match); m is the same in both, P(level | match), since a wanted person's
+    build does not depend on the photo. Within each band m and u sum to 1: a pair's face
+    level fixes its band, so the band is not counted twice (the photo comparison carries it)."""
+    near = f"{_cosine(dialect)} >= {cut}"
+    for comparison in settings["comparisons"]:
+        if comparison["output_column_name"] not in PHYSIQUE:
+            continue
+        levels = comparison["comparison_levels"]
+        if any(level.get("label_for_charts", "").startswith(FACE_BAND_PREFIX) for level in levels):
+            raise ValueError(f"{comparison['output_column_name']} is split by face band already")
+        null = [level for level in levels if level.get("is_null_level")]
+        rest = [level for level in levels if not level.get("is_null_level")]
+        alike = []
+        for level in rest:
+            copy = {k: v for k, v in level.items() if k not in ("m_probability", "u_probability")}
+            condition = level["sql_condition"]
+            copy["sql_condition"] = near if condition.strip().upper() == "ELSE" else f"({near}) AND ({condition})"
+            copy["label_for_charts"] = FACE_BAND_LABEL.format(cut=cut) + level["label_for_charts"]
+            alike.append(copy)
+        comparison["comparison_levels"] = null + alike + rest
+    return settings
+
+
+def face_band_of(model: dict) -> float | None:
+    """The face cut a trained model's physique levels are split at, None if they are not."""
+    for comparison in model["comparisons"]:
+        for level in comparison["comparison_levels"]:
+            found = _FACE_BAND.match(level.get("label_for_charts", ""))
+            if found:
+                return float(found.group(1))
+    return None
+
+
 def _photo(thresholds: tuple[float, ...], dialect: Dialect):
     # Custom levels on both backends: Splink's CosineSimilarityAtThresholds takes no
     # negative threshold, and the impostor median of a face model can be one. On Spark,
@@ -136,8 +187,7 @@ def _photo(thresholds: tuple[float, ...], dialect: Dialect):
     # 10 min for 850k pairs on 2 cores); a vectorised UDF (spark_linkage.py) does it in numpy.
     if list(thresholds) != sorted(set(thresholds), reverse=True):
         raise ValueError(f"photo thresholds must be distinct and descending, got {thresholds}")
-    cosine = (f"{SPARK_PHOTO_COSINE}({PHOTO}_l, {PHOTO}_r)" if dialect == "spark"
-              else f"array_cosine_similarity({PHOTO}_l, {PHOTO}_r)")
+    cosine = _cosine(dialect)
     return cl.CustomComparison(
         output_column_name=PHOTO,
         comparison_levels=[

@@ -63,13 +63,20 @@ def _weighted_counts(unique: np.ndarray, weights: np.ndarray, k: int, levels: in
 def fit(unique: np.ndarray, counts: np.ndarray, levels: list[int], m0: list[np.ndarray], u0: list[np.ndarray],
         lam0: float, m_prior: list[np.ndarray], m_prior_weight: list[float], u_prior_weight: float = 1.0,
         fixed_m: dict[int, np.ndarray] | None = None, train_u: bool = False, max_iterations: int = 200,
-        tolerance: float = 1e-7) -> EMResult:
+        tolerance: float = 1e-7, u_groups: dict[int, np.ndarray] | None = None,
+        u_prior: dict[int, tuple[np.ndarray, float]] | None = None) -> EMResult:
     """MAP-EM: m_k ~ Dirichlet(m_prior_weight[k] · m_prior[k]), u_k ~ Dirichlet(uniform ·
     u_prior_weight), λ from the expected match count alone. `fixed_m` holds comparisons
     whose m is known from elsewhere (an earlier session, reviewer labels) and is not
     re-estimated. u is held at `u0` unless `train_u`, as Splink's EM holds it: left free,
     EM may split the matches by how they travel (own identity or a new one), since
-    identity fields agree or disagree together, instead of matches from non-matches."""
+    identity fields agree or disagree together, instead of matches from non-matches.
+    `u_groups` gives, for a comparison, each level's group: its u is normalised within each
+    group, a distribution per group (P(level | group, non-match): comparisons.split_by_face_band).
+    `u_prior` gives, for a comparison, the mean and weight (pairs) of its u's Dirichlet
+    prior instead of the uniform one."""
+    u_groups = u_groups or {}
+    u_prior = u_prior or {}
     fixed_m = fixed_m or {}
     m = [np.asarray(x, float).copy() for x in m0]
     u = [np.asarray(x, float).copy() for x in u0]
@@ -98,8 +105,13 @@ def fit(unique: np.ndarray, counts: np.ndarray, levels: list[int], m0: list[np.n
                 delta = max(delta, float(np.abs(new_m - m[k]).max()))
                 m[k] = new_m
             if train_u:
-                cu = _weighted_counts(unique, wu, k, n_levels) + u_prior_weight / n_levels
-                u[k] = cu / cu.sum()
+                mean, weight = u_prior.get(k, (np.full(n_levels, 1.0 / n_levels), u_prior_weight))
+                cu = _weighted_counts(unique, wu, k, n_levels) + weight * np.asarray(mean, float)
+                if k in u_groups:
+                    groups = np.asarray(u_groups[k])
+                    u[k] = cu / np.bincount(groups, weights=cu)[groups]
+                else:
+                    u[k] = cu / cu.sum()
         if delta < tolerance:
             converged = True
             break

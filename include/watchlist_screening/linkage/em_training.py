@@ -42,15 +42,15 @@ import numpy as np
 
 from watchlist_screening.linkage import em, vectors
 from watchlist_screening.linkage.candidates import CANDIDATES, SPLINK_BLOCKED_PAIRS
-from watchlist_screening.linkage.comparisons import PHOTO
-from watchlist_screening.linkage.data import PASSENGERS, WATCHLIST, embeddings
+from watchlist_screening.linkage.comparisons import PHOTO, split_by_face_band
+from watchlist_screening.linkage.linker import non_null_levels, settings_creator
 from watchlist_screening.linkage.photo_levels import (
     PhotoLevelConfig,
     choose_thresholds,
     impostor_survival,
     random_pair_similarities,
 )
-from watchlist_screening.linkage.settings import settings_creator
+from watchlist_screening.linkage.tables import PASSENGERS, WATCHLIST, embeddings
 from watchlist_screening.linkage.training import monotone_u
 
 log = logging.getLogger(__name__)
@@ -80,6 +80,12 @@ class EMTrainingConfig:
     # prior means of their m, most similar level first (levels: same/other; <=2, <=4, <=7,
     # <=10 cm, more; same, commonly confused, other)
     physique_prior_pairs: float = 10.0
+    # the physique's u per face band (comparisons.split_by_face_band), the band being
+    # session 1's block
+    split_physique_by_face: bool = True
+    face_band_ratio: float = 10.0
+    # pseudo-pairs per band of the physique u's prior (every candidate's level shares)
+    face_band_prior_pairs: float = 10.0
     # under this many expected matches (session 1) the pipeline trains with the stated
     # priors instead (screen_day.train_model): a day that small cannot teach the model
     min_expected_matches: int = 20
@@ -90,10 +96,6 @@ class EMTrainingConfig:
         0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9))
     surname_term_frequencies: bool = False  # see comparisons.comparisons
     seed: int = 42
-
-
-def _non_null_levels(comparison: dict) -> list[dict]:
-    return [lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level")]
 
 
 def comparison_vectors(con: duckdb.DuckDBPyConnection, model: dict) -> tuple[list[str], np.ndarray]:
@@ -179,7 +181,7 @@ def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: EMTrai
         raise ValueError("no candidate pairs to train on")
     unique, pattern_counts, inverse = em.patterns(gammas)
     comparisons = {c["output_column_name"]: c for c in model["comparisons"]}
-    levels = [len(_non_null_levels(comparisons[n])) for n in names]
+    levels = [len(non_null_levels(comparisons[n])) for n in names]
 
     photo_k = names.index(PHOTO)
     n_photo = levels[photo_k]
@@ -297,18 +299,44 @@ def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: EMTrai
     photo_m = photo_m / photo_m.sum()
     # λ and u over every candidate, with every m held: the matches at the top photo
     # levels are most of the candidates there, so u is their non-match share, not all.
+    # The physique's u once per face band (comparisons.split_by_face_band): strangers whose
+    # faces are alike share a build more often than the random pairs most candidates are.
+    # In gamma order a split level is the level + its comparison's level count if alike.
     all_m = {k: (photo_m if k == photo_k else first.m[k]) for k in range(len(levels))}
-    result = em.fit(unique, pattern_counts, levels, [all_m[k] for k in range(len(levels))], u_start,
+    # The band: faces more alike than chance explains for nearly every pair there
+    # (candidates above it at least `face_band_ratio` times the random pairs' tail), so
+    # its strangers are look-alikes, not the random pairs' tail.
+    band_index = max((i for i, d in enumerate(dense)
+                      if d["candidates_above"] >= config.face_band_ratio * d["impostors_expected"]),
+                     default=cut_index)
+    alike = gammas[:, photo_k] >= n_photo - 1 - band_index
+    split = [k for k in physique if config.split_physique_by_face]
+    band_gammas = gammas.copy()
+    for k in split:
+        known = band_gammas[:, k] >= 0
+        band_gammas[known & alike, k] += levels[k]
+    band_levels = [2 * n if k in split else n for k, n in enumerate(levels)]
+    band_m = {k: (np.r_[m, m] if k in split else m) for k, m in all_m.items()}
+    band_u0 = [np.r_[u_start[k], u_start[k]] / 2 if k in split else u_start[k] for k in range(len(levels))]
+    groups = {k: np.r_[np.zeros(levels[k], int), np.ones(levels[k], int)] for k in split}
+    # absent evidence a stranger with an alike face is any stranger: each band's u starts
+    # from, and with few look-alikes stays near, every candidate's level shares
+    band_prior = {k: (np.r_[u_start[k], u_start[k]], config.face_band_prior_pairs) for k in split}
+    unique, pattern_counts, inverse = em.patterns(band_gammas)
+    result = em.fit(unique, pattern_counts, band_levels, [band_m[k] for k in range(len(levels))], band_u0,
                     max(first.expected_matches, 1.0) / len(gammas), m_prior=uniform, m_prior_weight=weights,
-                    u_prior_weight=config.u_prior_pairs, fixed_m=all_m, train_u=True,
-                    max_iterations=config.em_max_iterations)
+                    u_prior_weight=config.u_prior_pairs, fixed_m=band_m, train_u=True,
+                    max_iterations=config.em_max_iterations, u_groups=groups, u_prior=band_prior)
+    if split:
+        split_by_face_band(model, thresholds[band_index], "duckdb")
+        comparisons = {c["output_column_name"]: c for c in model["comparisons"]}
     for run in (body, first, result):
         if not run.converged:
             log.warning("EM stopped after %d iterations without converging", run.iterations)
 
     em_notes = {}
     for k, name in enumerate(names):
-        comparison_levels = _non_null_levels(comparisons[name])
+        comparison_levels = non_null_levels(comparisons[name])
         m, u = _from_gamma_order(result.m[k]), _from_gamma_order(result.u[k])
         if name == PHOTO:
             monotone = monotone_u(m, u)

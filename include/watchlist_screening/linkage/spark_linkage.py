@@ -252,13 +252,20 @@ def spark_candidates(passengers, watchlist, config: CandidateConfig = CandidateC
 def spark_model(model: dict) -> dict:
     """A DuckDB-trained model (Splink's save_model_to_json) as Spark settings: the Spark
     dialect's comparisons with the trained m/u and λ copied level by level."""
-    from watchlist_screening.linkage.comparisons import has_joint_identity, photo_thresholds_of
+    from watchlist_screening.linkage.comparisons import (
+        face_band_of,
+        has_joint_identity,
+        photo_thresholds_of,
+        split_by_face_band,
+    )
 
     term_frequencies = any(level.get("tf_adjustment_column") for c in model["comparisons"]
                            for level in c["comparison_levels"])
     settings = settings_creator(model["probability_two_random_records_match"], term_frequencies,
                                 dialect="spark", photo_thresholds=photo_thresholds_of(model),
                                 joint_identity=has_joint_identity(model)).get_settings("spark").as_dict()
+    if (cut := face_band_of(model)) is not None:
+        split_by_face_band(settings, cut, "spark")
     trained = {c["output_column_name"]: c["comparison_levels"] for c in model["comparisons"]}
     for comparison in settings["comparisons"]:
         name = comparison["output_column_name"]

@@ -17,14 +17,10 @@ a weight of exactly g + 1 bits, and the null level Splink's 0 (gamma -1).
 """
 from __future__ import annotations
 
-import logging
-
 import duckdb
 import numpy as np
 
-
-def non_null_levels(comparison: dict) -> list[dict]:
-    return [lvl for lvl in comparison["comparison_levels"] if not lvl.get("is_null_level")]
+from watchlist_screening.linkage.linker import non_null_levels, predictions
 
 
 def _rule_dict(rule, dialect: str = "duckdb") -> dict:
@@ -63,20 +59,12 @@ def comparison_vectors(con: duckdb.DuckDBPyConnection, model: dict, tables: list
     Gamma follows Splink: 0 is the else level, the most similar level is the highest,
     -1 is null. Pair ids: `unique_id_l`, `unique_id_r` and, where Splink keeps them,
     `source_dataset_l`, `source_dataset_r`, row-aligned with the gammas."""
-    from splink import DuckDBAPI, Linker
-
-    db_api = DuckDBAPI(con)
-    linker = Linker([db_api.register(t, dataset_display_name=t) for t in tables],
-                    coded_model(model, blocking_rules), log_level=logging.WARNING)
-    if blocked_pairs is not None:
-        linker.table_management.register_blocked_pairs_for_predict(db_api.register(blocked_pairs))
-    predictions = linker.inference.predict(warning_mode="never")
     names = [c["output_column_name"] for c in model["comparisons"]]
-    present = {r[0] for r in con.execute(f"DESCRIBE {predictions.physical_name}").fetchall()}
-    ids = [c for c in ("source_dataset_l", "unique_id_l", "source_dataset_r", "unique_id_r") if c in present]
-    columns = ", ".join([*ids, *(f"CAST(round(mw_{n}) AS BIGINT) - 1 AS g_{n}" for n in names)])
-    arrays = con.sql(f"SELECT {columns} FROM {predictions.physical_name}").fetchnumpy()
-    predictions.drop_table_from_database_and_remove_from_cache()
+    with predictions(con, coded_model(model, blocking_rules), blocked_pairs, tables) as predicted:
+        present = {r[0] for r in con.execute(f"DESCRIBE {predicted}").fetchall()}
+        ids = [c for c in ("source_dataset_l", "unique_id_l", "source_dataset_r", "unique_id_r") if c in present]
+        columns = ", ".join([*ids, *(f"CAST(round(mw_{n}) AS BIGINT) - 1 AS g_{n}" for n in names)])
+        arrays = con.sql(f"SELECT {columns} FROM {predicted}").fetchnumpy()
     gammas = (np.column_stack([np.asarray(arrays[f"g_{n}"], dtype=np.int64) for n in names])
               if names else np.zeros((0, 0), dtype=np.int64))
     pair_ids = {c: np.asarray(arrays[c], dtype=object) for c in ids}
