@@ -11,7 +11,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from ..config import Settings
+from ..pipeline_settings import Settings
 from .config import GeneratorConfig
 from .generate import generate
 from .world import WORLDS, World, world_from
