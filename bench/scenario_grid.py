@@ -49,7 +49,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "include"))
 
 from watchlist_screening.evaluation.screening_truth import evaluate, load_truth  # noqa: E402
-from watchlist_screening.evaluation import baselines, metrics, pairs  # noqa: E402
+from watchlist_screening.evaluation import baselines, pairs  # noqa: E402
+from watchlist_screening.evaluation import precision_recall  # noqa: E402
 from watchlist_screening.evaluation.scenarios import SIZES, Scenario, Size, pick  # noqa: E402
 from watchlist_screening.generator import GeneratorConfig, generate  # noqa: E402
 from watchlist_screening.linkage import candidates, jsonl_loader, scoring, screen_day  # noqa: E402
@@ -99,8 +100,8 @@ def default_threshold(model: dict, notes: dict) -> tuple[float, str]:
     return Settings.from_env().match_threshold, "pipeline setting (WATCHLIST_MATCH_THRESHOLD)"
 
 
-def ranking_figures(curve: metrics.Curve) -> dict:
-    return metrics.summary(curve, TARGET_RECALL, TARGET_PRECISION)
+def ranking_figures(curve: precision_recall.Curve) -> dict:
+    return precision_recall.summary(curve, TARGET_RECALL, TARGET_PRECISION)
 
 
 def model_scores(con: duckdb.DuckDBPyConnection, labelled: pairs.LabelledPairs) -> tuple[np.ndarray, str]:
@@ -151,23 +152,23 @@ def run_scenario(scenario: Scenario, size: Size, work_dir: Path, memory_gb: floa
     for p in e.false_alerts:
         kind = decoy.get(tuple(p), "other")
         false_by_kind[kind] = false_by_kind.get(kind, 0) + 1
-    model_curve = metrics.pr_curve(scores, labelled.is_match, labelled.sighting, n)
-    face_curve = metrics.pr_curve(baselines.face_scores(labelled), labelled.is_match, labelled.sighting, n)
+    model_curve = precision_recall.pr_curve(scores, labelled.is_match, labelled.sighting, n)
+    face_curve = precision_recall.pr_curve(baselines.face_scores(labelled), labelled.is_match, labelled.sighting, n)
     out["model"] = {
         "sighting_recall": round(e.recall, 4), "precision": round(e.precision, 4), "alerts": e.alerts,
         "false_alerts": len(e.false_alerts), "false_alerts_by_kind": false_by_kind,
         "missed_scan_ids": e.missed_scan_ids[:20], "ranked_by": score_column,
         **ranking_figures(model_curve),
-        "vs_face": metrics.shortfall(model_curve, face_curve),
+        "vs_face": precision_recall.shortfall(model_curve, face_curve),
         "unscored_candidates": int(np.isnan(scores).sum()),
         # the model's probabilities against truth, per band (item 4 of issue 12)
-        "calibration": metrics.calibration(
+        "calibration": precision_recall.calibration(
             1.0 / (1.0 + np.exp2(-scores)) if score_column == "match_weight" else scores, labelled.is_match),
     }
-    at_model_recall = metrics.precision_at_recall(face_curve, e.recall)
+    at_model_recall = precision_recall.precision_at_recall(face_curve, e.recall)
     out["face"] = {**ranking_figures(face_curve),
                    "precision_at_model_recall": None if at_model_recall is None else round(at_model_recall, 4),
-                   "recall_at_model_precision": round(metrics.recall_at_precision(face_curve, e.precision), 4)}
+                   "recall_at_model_precision": round(precision_recall.recall_at_precision(face_curve, e.precision), 4)}
     con.close()
 
     t0 = time.perf_counter()
@@ -176,10 +177,10 @@ def run_scenario(scenario: Scenario, size: Size, work_dir: Path, memory_gb: floa
     train_con.close()
     probability, notes = baselines.supervised(train_pairs, labelled, 1.0 / scenario.train_sightings_factor)
     seconds["supervised"] = round(time.perf_counter() - t0, 1)
-    at = metrics.at_threshold(probability, labelled.is_match, labelled.sighting, n, SUPERVISED_THRESHOLD)
+    at = precision_recall.at_threshold(probability, labelled.is_match, labelled.sighting, n, SUPERVISED_THRESHOLD)
     out["supervised"] = {"sighting_recall": round(at["sighting_recall"], 4), "precision": round(at["precision"], 4),
                          "alerts": at["alerts"], "threshold": SUPERVISED_THRESHOLD,
-                         **ranking_figures(metrics.pr_curve(probability, labelled.is_match, labelled.sighting, n)),
+                         **ranking_figures(precision_recall.pr_curve(probability, labelled.is_match, labelled.sighting, n)),
                          **notes}
     return out
 

@@ -8,7 +8,8 @@ import duckdb
 import numpy as np
 import pytest
 from watchlist_screening.evaluation.screening_truth import load_truth
-from watchlist_screening.evaluation import baselines, metrics, pairs
+from watchlist_screening.evaluation import baselines, pairs
+from watchlist_screening.evaluation import precision_recall
 from watchlist_screening.evaluation.scenarios import GRID, pick
 from watchlist_screening.generator import GeneratorConfig, generate
 from watchlist_screening.linkage import candidates
@@ -52,11 +53,11 @@ def test_features_separate_true_pairs(day):
 def test_face_ranking_and_a_self_trained_baseline(day):
     _, _, labelled = day
     n = len(labelled.sightings)
-    face = metrics.pr_curve(baselines.face_scores(labelled), labelled.is_match, labelled.sighting, n)
-    assert metrics.precision_at_recall(face, 0.99) > 0.5
+    face = precision_recall.pr_curve(baselines.face_scores(labelled), labelled.is_match, labelled.sighting, n)
+    assert precision_recall.precision_at_recall(face, 0.99) > 0.5
     probability, notes = baselines.supervised(labelled, labelled)
     assert notes["training_matches"] == int(labelled.is_match.sum())
-    assert metrics.at_threshold(probability, labelled.is_match, labelled.sighting, n, 0.5)["sighting_recall"] > 0.9
+    assert precision_recall.at_threshold(probability, labelled.is_match, labelled.sighting, n, 0.5)["sighting_recall"] > 0.9
 
 
 def test_aligned_scores_and_decoys(day):

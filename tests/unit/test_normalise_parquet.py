@@ -289,7 +289,7 @@ def test_the_generators_parquet_day_stages_the_rows_of_its_jsonl_day(tmp_path):
 
 
 def test_the_generator_takes_parquet_or_jsonl_and_gzip_only_for_jsonl(tmp_path):
-    from watchlist_screening.generator.config import GeneratorConfig
+    from watchlist_screening.generator.generator_config import GeneratorConfig
 
     with pytest.raises(ValueError, match="gzip airports are for the jsonl format only"):
         GeneratorConfig(landing_dir=tmp_path, dates=(DAY,), format="parquet", gzip_airports=frozenset({"LHR"}))

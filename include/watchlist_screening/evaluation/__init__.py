@@ -1,7 +1,7 @@
 """Measuring the pipeline against truth: generated worlds, a screened day, FEBRL.
 
 scenarios.py  the named grid of worlds (generator/world.py) with sizes and seeds
-metrics.py    precision-recall curves over candidate pairs with sighting recall, the
+precision_recall.py    precision-recall curves over candidate pairs with sighting recall, the
               figures read off them, and whether one curve lies on or above another
 pairs.py      candidate pairs labelled with the truth, blocking recall, raw pair features
 baselines.py  the bare face ranking and a supervised classifier, to compare the model with

@@ -64,7 +64,7 @@ world.WORLDS names worlds that push each assumption to an extreme (--world, --kn
 Scale: everything streams in chunks (4,096 watchlist entries, 8,192 passenger lines);
 memory stays flat for 1,000,000 passengers a day and a 1,000,000-entry watchlist.
 """
-from .config import GeneratorConfig
+from .generator_config import GeneratorConfig
 from .generate import generate
 
 __all__ = ["GeneratorConfig", "generate"]

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from ..pipeline_settings import Settings
-from .config import GeneratorConfig
+from .generator_config import GeneratorConfig
 from .generate import generate
 from .world import WORLDS, World, world_from
 

@@ -16,7 +16,7 @@ from datetime import date
 import numpy as np
 
 from . import decoys, watchlist
-from .config import GeneratorConfig
+from .generator_config import GeneratorConfig
 from .dirty import KINDS, BadLine, render
 from .passengers import scan_events, scan_id, travellers
 from .rng import stream

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from . import day, watchlist
-from .config import GeneratorConfig
+from .generator_config import GeneratorConfig
 
 
 def generate(config: GeneratorConfig) -> dict:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from watchlist_screening.evaluation.metrics import (
+from watchlist_screening.evaluation.precision_recall import (
     at_threshold,
     pr_curve,
     precision_at_recall,
@@ -78,7 +78,7 @@ def test_a_curve_that_cannot_reach_a_recall_falls_short_there():
 
 
 def test_calibration_puts_predicted_beside_observed_per_band():
-    from watchlist_screening.evaluation.metrics import calibration
+    from watchlist_screening.evaluation.precision_recall import calibration
 
     rng = np.random.default_rng(3)
     p = rng.uniform(0, 1, 200_000)
