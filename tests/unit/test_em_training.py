@@ -173,3 +173,32 @@ def test_an_agreeing_build_weighs_less_where_faces_are_alike(tmp_path):
         assert sum(lvl["u_probability"] for lvl in alike) == pytest.approx(1.0)
         assert sum(lvl["u_probability"] for lvl in rest) == pytest.approx(1.0)
         assert alike[0]["u_probability"] > rest[0]["u_probability"], name
+
+
+def test_the_faces_of_the_matches_come_from_who_travels_as_listed(tmp_path):
+    """Where look-alikes share a build, session 1 counts them among the matches; with
+    enough identity-agreeing pairs above its cut (a look-alike never travels under the
+    listed identity) the photo's m comes from those pairs: fewer false alerts, same recall."""
+    import datetime as dt
+
+    import duckdb
+
+    from watchlist_screening.evaluation.screening_truth import evaluate, load_truth
+    from watchlist_screening.linkage import scoring
+
+    landing = generate_day(tmp_path, 5000, 10000, 200, 5, "--world", "lookalikes_share_physique")
+    truth = load_truth(landing, dt.date.fromisoformat(DAY))
+    outcomes = {}
+    for name, config in (("session 1", em_training.EMTrainingConfig(anchor_only_pairs=None)),
+                         ("anchors", em_training.EMTrainingConfig())):
+        con = duckdb.connect()
+        counts = load_generated_day(con, landing, DAY)
+        counts["candidate_pairs"] = candidates.build_candidates(con)
+        model, notes = em_training.train(con, counts, config)
+        scoring.score(con, model, 0.25)
+        alerts = con.execute(f"SELECT scan_id, subject_id FROM {scoring.MATCHES}").fetchall()
+        outcomes[name] = (evaluate(truth, alerts, dt.date.fromisoformat(DAY)),
+                          notes["parameters"]["em"]["session_2"]["source"])
+    assert "every level from them" in outcomes["anchors"][1]
+    assert outcomes["anchors"][0].recall >= 0.99 and outcomes["anchors"][0].recall >= outcomes["session 1"][0].recall
+    assert len(outcomes["anchors"][0].false_alerts) < len(outcomes["session 1"][0].false_alerts)

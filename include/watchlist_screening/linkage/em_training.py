@@ -17,7 +17,10 @@ conditionally on a pair being a candidate:
    b. identity (names, dates, places, nationality): one M-step from (a)'s posteriors on the
       same pairs (EM left free splits matches by how they travel instead);
    c. photo: pairs agreeing on name, date of birth and physique, with the namesakes among
-      them (strangers' faces, whose level shares the random pairs give) taken off;
+      them (strangers' faces, whose level shares the random pairs give) taken off; above
+      (a)'s cut (a)'s expected matches instead, unless the identity-agreeing pairs there
+      are enough (`anchor_only_pairs`): (a) counts look-alikes who share a build among
+      the matches, and a look-alike never travels under the listed identity;
    d. λ and every u: EM over all candidates, every m held.
    Priors are uniform Dirichlet pseudo-counts of stated weight (`m_prior_pairs`): they
    regularise a level no match reached, never override one the day has evidence on, and
@@ -71,6 +74,9 @@ class EMTrainingConfig:
     joint_identity: bool = True
     anchor_levels: tuple[tuple[str, int], ...] = (("identity", 0), ("sex", 0), ("height_cm", 1))
     min_anchor_pairs: int = 10
+    # from this many identity-agreeing pairs above session 1's cut, they alone give the
+    # photo's m there (None: session 1's expected matches always)
+    anchor_only_pairs: float | None = 40
     min_namesake_pairs: int = 50
     unlike_face_m: float = 1e-9
     prior_impostor_share: float = 1e-3
@@ -281,6 +287,14 @@ def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: EMTrai
         photo_counts = block_counts
         photo_source = (f"only {int(anchors.sum())} identity-agreeing pairs: session 1's expected matches "
                         f"({photo_counts.sum():.1f}) per photo level above its cut")
+    elif config.anchor_only_pairs is not None and photo_counts[above_cut].sum() >= config.anchor_only_pairs:
+        # Enough identity-agreeing pairs above the cut to give the shape there too: theirs,
+        # not session 1's, which counts look-alikes who share a build among the matches
+        # (a look-alike never travels under the listed identity).
+        anchored_above = photo_counts[above_cut].sum()
+        scale = block_counts[above_cut].sum() / anchored_above if anchored_above > 0 else 1.0
+        photo_counts = photo_counts * scale
+        photo_source += f"; every level from them ({anchored_above:.0f} above {thresholds[cut_index]})"
     else:
         anchored_above = photo_counts[above_cut].sum()
         scale = block_counts[above_cut].sum() / anchored_above if anchored_above > 0 else 1.0
