@@ -47,11 +47,13 @@ def test_a_day_without_a_model_plans_no_batch_and_still_withdraws(monkeypatch):
     from watchlist_screening.orchestration.connections import AlertingEndpoint
 
     completed = []
+    monkeypatch.delenv("WATCHLIST_ALERT_TRANSPORT", raising=False)
     monkeypatch.setattr(day, "alerting_endpoint", lambda settings: AlertingEndpoint("http://alerts.test", "tok", None))
     monkeypatch.setattr(delivery, "complete_empty_day", lambda *args: completed.append(args) or {"withdrawn": 1})
     assert day.plan_alert_batches(prepared(), {"matches": 0, "model_version": None}) == []
-    ((url, token, scan_day, run_id, model, planned_at),) = completed
+    ((url, token, scan_day, run_id, model, planned_at, transport, grpc_target),) = completed
     assert (url, token, scan_day, model) == ("http://alerts.test", "tok", "2031-02-03", NO_MODEL)
+    assert (transport, grpc_target) == ("rest", None)  # WATCHLIST_ALERT_TRANSPORT's default
     assert run_id and planned_at
 
 
