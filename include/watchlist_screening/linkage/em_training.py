@@ -86,8 +86,9 @@ class EMTrainingConfig:
     # prior means of their m, most similar level first (levels: same/other; <=2, <=4, <=7,
     # <=10 cm, more; same, commonly confused, other)
     physique_prior_pairs: float = 10.0
-    # the physique's u per face band (comparisons.split_by_face_band), the band being
-    # session 1's block
+    # the physique's u per face band (comparisons.split_by_face_band); the band starts at
+    # the lowest photo level where candidates are `face_band_ratio` times the random
+    # pairs' tail
     split_physique_by_face: bool = True
     face_band_ratio: float = 10.0
     # pseudo-pairs per band of the physique u's prior (every candidate's level shares)
@@ -185,7 +186,6 @@ def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: EMTrai
     names, gammas = comparison_vectors(con, model)
     if len(gammas) == 0:
         raise ValueError("no candidate pairs to train on")
-    unique, pattern_counts, inverse = em.patterns(gammas)
     comparisons = {c["output_column_name"]: c for c in model["comparisons"]}
     levels = [len(non_null_levels(comparisons[n])) for n in names]
 
@@ -283,21 +283,19 @@ def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: EMTrai
     # identity-agreeing pairs can speak, scaled to the same population.
     block_counts = np.bincount(gammas[block, photo_k], weights=responsibility, minlength=n_photo)[:n_photo]
     above_cut = np.arange(n_photo) >= photo_gamma_cut
+    anchored_above = photo_counts[above_cut].sum()
+    scale = block_counts[above_cut].sum() / anchored_above if anchored_above > 0 else 1.0
     if anchors.sum() < config.min_anchor_pairs:
         photo_counts = block_counts
         photo_source = (f"only {int(anchors.sum())} identity-agreeing pairs: session 1's expected matches "
                         f"({photo_counts.sum():.1f}) per photo level above its cut")
-    elif config.anchor_only_pairs is not None and photo_counts[above_cut].sum() >= config.anchor_only_pairs:
+    elif config.anchor_only_pairs is not None and anchored_above >= config.anchor_only_pairs:
         # Enough identity-agreeing pairs above the cut to give the shape there too: theirs,
         # not session 1's, which counts look-alikes who share a build among the matches
         # (a look-alike never travels under the listed identity).
-        anchored_above = photo_counts[above_cut].sum()
-        scale = block_counts[above_cut].sum() / anchored_above if anchored_above > 0 else 1.0
         photo_counts = photo_counts * scale
         photo_source += f"; every level from them ({anchored_above:.0f} above {thresholds[cut_index]})"
     else:
-        anchored_above = photo_counts[above_cut].sum()
-        scale = block_counts[above_cut].sum() / anchored_above if anchored_above > 0 else 1.0
         photo_counts = np.where(above_cut, block_counts, photo_counts * scale)
         photo_source += (f"; above {thresholds[cut_index]} session 1's {block_counts.sum():.1f} expected matches "
                          f"instead, the anchors below it scaled by {scale:.2f}")
