@@ -236,9 +236,11 @@ def fitted_model(model: dict, names: list[str], result: em.EMResult) -> dict:
 
 
 def train(con: duckdb.DuckDBPyConnection, tables: list[str], link_type: str,
-          config: FebrlConfig = FebrlConfig()) -> tuple[dict, dict]:
-    """(Splink model with every m, u and λ estimated by the project's EM, notes)."""
-    model = model_dict(link_type)
+          config: FebrlConfig = FebrlConfig(), model: dict | None = None) -> tuple[dict, dict]:
+    """(Splink model with every m, u and λ estimated by the project's EM, notes).
+    `model`: the untrained Splink settings (default: model_dict(link_type), the clear
+    FEBRL levels; febrl_encoded.py passes its Dice levels on CLKs)."""
+    model = model if model is not None else model_dict(link_type)
     names, gammas, _ = vectors.comparison_vectors(con, model, tables)
     if len(gammas) == 0:
         raise ValueError("no blocked pairs")

@@ -36,3 +36,10 @@ def dice_bytes(a: bytes, b: bytes) -> float:
 def dice(a_b64: str, b_b64: str) -> float:
     """Dice similarity of two base64 CLKs (0.0 when both are empty)."""
     return dice_bytes(from_b64(a_b64), from_b64(b_b64))
+
+
+def dice_sql(a: str, b: str) -> str:
+    """Dice of two BIT expressions as plain SQL (no macro), for SQL that other tools
+    rewrite before DuckDB sees it, such as Splink's comparison levels and blocking rules."""
+    return (f"(2.0 * bit_count({a} & {b}) / "
+            f"CASE WHEN bit_count({a}) + bit_count({b}) = 0 THEN NULL ELSE bit_count({a}) + bit_count({b}) END)")

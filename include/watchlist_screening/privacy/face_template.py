@@ -47,7 +47,7 @@ def template(embedding: Sequence[float], secret: bytes, decimals: int = 8) -> li
     if norm == 0.0:
         raise FaceTemplateError("face_embedding is all zeros: it has no direction to keep")
     rotated = rotation(secret) @ (vector / norm)
-    return [round(float(x), decimals) for x in rotated]
+    return np.round(rotated, decimals).tolist()
 
 
 def cosine(a: Sequence[float], b: Sequence[float]) -> float:

@@ -6,9 +6,14 @@ would quarantine, with the same reason and detail.
 """
 from __future__ import annotations
 
+import math
+from functools import lru_cache
 from typing import Any
 
+import numpy as np
+
 from watchlist_screening.normalise import contract
+from watchlist_screening.normalise.contract import Kind
 from watchlist_screening.normalise.validate import first_problem
 from watchlist_screening.privacy import face_template, linkage_schema, values
 from watchlist_screening.privacy.clk import ClkEncoder, encoder_for
@@ -24,10 +29,29 @@ class EncodingError(ValueError):
         self.detail = detail
 
 
-def _check(record: Any, fields) -> None:
+@lru_cache(maxsize=4)
+def _without_embedding(fields: tuple) -> tuple:
+    return tuple(f for f in fields if f.kind is not Kind.EMBEDDING)
+
+
+def _plain_embedding(value: Any) -> bool:
+    """True for 128 finite floats of finite, non-zero length: the common case, checked at
+    C speed. Anything else (ints, bools, strings, odd lengths) goes to the reference
+    validator, which names the problem."""
+    if not isinstance(value, list) or len(value) != contract.EMBEDDING_SIZE or set(map(type, value)) != {float}:
+        return False
+    norm = float(np.linalg.norm(np.asarray(value)))
+    return 0.0 < norm < math.inf
+
+
+def _check(record: Any, fields: tuple) -> None:
     if not isinstance(record, dict):
         raise EncodingError(contract.NOT_OBJECT, contract.NOT_OBJECT_DETAIL.format(got=type(record).__name__))
-    problem = first_problem(record, fields)
+    # the reference validator checks an embedding number by number (a third of the
+    # encoding time); a plain one is checked here and skipped there, which finds the
+    # same first problem since the embedding has none
+    plain = _plain_embedding(record.get("face_embedding"))
+    problem = first_problem(record, _without_embedding(fields) if plain else fields)
     if problem:
         raise EncodingError(problem.reason, problem.detail)
 
