@@ -82,6 +82,10 @@ bench: db  ## benchmarks; figures written to bench/results/*.json
 	@$(ENV); $(PY) bench/linkage_eval.py --spark
 	@$(ENV); $(PY) bench/scenario_grid.py
 
+.PHONY: bench-privacy
+bench-privacy: install  ## privacy-preserving mode: FEBRL4 on CLKs, encoding throughput, frequency attack (bench/results/privacy.json)
+	@$(ENV); $(PY) bench/privacy_bench.py
+
 clean: airflow-down  ## stop the stack and delete .local and its cluster outside it (databases, models, logs)
 	@$(REPO)/scripts/stack.sh destroy
 	rm -rf $(LOCAL)
