@@ -160,3 +160,35 @@ def test_cli_refuses_a_short_key(tmp_path, capsys):
     assert encode.main(["--secret-file", str(key_file), "--landing-dir", str(tmp_path),
                         "--out-dir", str(tmp_path / "o")]) == 2
     assert "k.hex" in capsys.readouterr().err
+
+
+def test_generated_sightings_stay_close_to_their_listing_once_encoded(tmp_path):
+    """On a generated day, a wanted person's scan is nearer, face and name, to their own
+    encoded listing than to the other listings: what the pipeline links on survives."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    src = tmp_path / "clear"
+    subprocess.run([sys.executable, "-m", "watchlist_screening.generator", "--landing-dir", str(src),
+                    "--date", "2026-11-01", "--watchlist-size", "300", "--passengers-per-airport", "300",
+                    "--sightings", "20", "--bad-lines", "0", "--seed", "5"], check=True, capture_output=True)
+    summary = encode_landing(src, tmp_path / "enc", KEY)
+    assert summary["rejected"] == 0
+    entries = {e["subject_id"]: e for e in map(json.loads, (tmp_path / "enc/watchlist/watchlist.jsonl").open())}
+    scans = {s["scan_id"]: s for f in (tmp_path / "enc/passengers/2026-11-01").iterdir()
+             for s in map(json.loads, f.open())}
+    others = list(entries.values())
+    face_wins = name_wins = total = 0
+    for truth in map(json.loads, (src / "truth/2026-11-01.jsonl").open()):
+        scan = scans[truth["scan_id"]]
+        own = entries[truth["subject_ids"][0]]
+        face = np.asarray([e["face_template"] for e in others]) @ np.asarray(scan["face_template"])
+        face_wins += float(np.asarray(own["face_template"]) @ np.asarray(scan["face_template"])) >= np.quantile(face, 0.95)
+        if scan["name_clk"]:
+            def best(entry):
+                return max((dice.dice(scan["name_clk"], c) for c in entry["name_clks"] if c), default=0.0)
+            name_wins += best(own) >= np.median([best(e) for e in others[:100]])
+        total += 1
+    assert total >= 15 and face_wins >= 0.9 * total and name_wins >= 0.6 * total

@@ -45,3 +45,19 @@ def test_templates_under_two_keys_do_not_compare():
 def test_bad_embeddings_are_refused(bad, message):
     with pytest.raises(face_template.FaceTemplateError, match=message):
         face_template.template(bad, secret())
+
+
+def test_128_known_pairs_recover_the_rotation_as_documented():
+    """docs/privacy.md: a linear map is recoverable from ~128 known (raw, template) pairs.
+    This keeps that statement true (and warns if a change made it false)."""
+    key = secret()
+    rng = np.random.default_rng(11)
+    raw = rng.standard_normal((128, 128))
+    raw /= np.linalg.norm(raw, axis=1, keepdims=True)
+    templates = np.array([face_template.template(r, key) for r in raw])
+    u, _, vt = np.linalg.svd(templates.T @ raw)   # orthogonal Procrustes
+    recovered = u @ vt
+    assert np.allclose(recovered, face_template.rotation(key), atol=1e-5)
+    victim = rng.standard_normal(128)
+    victim /= np.linalg.norm(victim)
+    assert np.allclose(recovered.T @ face_template.template(victim, key), victim, atol=1e-5)
