@@ -192,3 +192,35 @@ def test_generated_sightings_stay_close_to_their_listing_once_encoded(tmp_path):
             name_wins += best(own) >= np.median([best(e) for e in others[:100]])
         total += 1
     assert total >= 15 and face_wins >= 0.9 * total and name_wins >= 0.6 * total
+
+
+def test_a_parquet_day_encodes_like_its_jsonl_and_damage_is_reported(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from datetime import date, datetime, timezone
+
+    src = tmp_path / "clear"
+    day = src / "passengers" / "2026-11-01"
+    day.mkdir(parents=True)
+    good = passenger(scan_id="P-1")
+    bad = passenger(scan_id="P-2", height_cm=999.0)
+    rows = []
+    for record in (good, bad):
+        row = dict(record)
+        row["scanned_at"] = datetime(2026, 11, 1, 8, 30, tzinfo=timezone.utc)
+        row["date_of_birth"] = date.fromisoformat(record["date_of_birth"])
+        rows.append(row)
+    pq.write_table(pa.Table.from_pylist(rows), day / "LHR.parquet")
+    (day / "FRA.parquet").write_bytes(b"PAR1 cut short")
+    (day / "CDG.jsonl").write_text(json.dumps(dict(good, airport="CDG")) + "\n")
+    (day / "CDG.parquet").write_bytes((day / "LHR.parquet").read_bytes())   # a second CDG file
+    summary = encode_landing(src, tmp_path / "enc", KEY)
+    [line] = map(json.loads, (tmp_path / "enc/passengers/2026-11-01/LHR.jsonl").read_text().splitlines())
+    assert line == encode_passenger(good, KEY)
+    reasons = {(p["file"], p["line"], p["reason"]) for p in summary["rejections"]}
+    assert reasons == {("passengers/2026-11-01/LHR.parquet", 2, "out_of_range"),
+                       ("passengers/2026-11-01/FRA.parquet", 0, "bad_parquet")}
+    assert [(e["file"], e["reason"]) for e in summary["files_not_encoded"]] == [
+        ("passengers/2026-11-01/CDG.parquet", "same_airport_twice")]
+    assert len((tmp_path / "enc/passengers/2026-11-01/CDG.jsonl").read_text().splitlines()) == 1

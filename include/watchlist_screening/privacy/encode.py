@@ -4,7 +4,9 @@ landing zone (docs/encoded-contract/) out.
     python -m watchlist_screening.privacy.encode --secret-file F --landing-dir SRC --out-dir DST [--date D ...]
 
 A bad clear line never stops a file: it is counted and reported with file:line, reason
-and detail (the clear pipeline's quarantine reasons), and the rest is encoded. The report
+and detail (the clear pipeline's quarantine reasons), and the rest is encoded. A Parquet
+day file is read row by row (the row number stands for the line number, as in the clear
+pipeline) and written as <AIRPORT>.jsonl. The report
 goes to the owner running the encoder (stdout/stderr), never into the encoded landing:
 its details quote clear values. Each output file is written beside its final name and
 renamed into place, so a pipeline watching DST never reads half a file.
@@ -21,7 +23,7 @@ import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from watchlist_screening.normalise import contract
@@ -36,7 +38,8 @@ __all__ = ["encode_passenger", "encode_watchlist_entry", "encode_landing", "Enco
 
 MANIFEST = "encoding.json"
 WATCHLIST = "watchlist/watchlist.jsonl"
-NOT_ENCODED_PARQUET = "parquet_not_encoded"
+SAME_AIRPORT_TWICE = "same_airport_twice"
+_FILE_DAMAGE = (contract.TRUNCATED_GZIP, contract.CORRUPT_GZIP, contract.BAD_PARQUET)
 KEY_MISMATCH = "key_mismatch"
 
 
@@ -98,6 +101,46 @@ def _lines(file: LandingFile, problems: list[dict]) -> Iterator[tuple[int, bytes
         raw.close()
 
 
+def _json_value(value: object) -> object:
+    """A Parquet cell as its JSON line would carry it: dates and zoned times as RFC 3339
+    text (a time without a zone stays unzoned, so the contract check refuses it, as the
+    clear pipeline does)."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            return value.isoformat()
+        return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _parquet_rows(file: LandingFile, problems: list[dict]) -> Iterator[tuple[int, object]]:
+    """(row number, the row as a dict) of a Parquet file; a file that cannot be read is
+    one problem (bad_parquet, at line 0 when not even its footer can), after the rows read
+    before the damage."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    number = 0
+    try:
+        with open_landing_file(file) as raw:
+            for batch in pq.ParquetFile(raw).iter_batches(batch_size=4096):
+                for row in batch.to_pylist():
+                    number += 1
+                    yield number, {k: _json_value(v) for k, v in row.items() if v is not None}
+    except (OSError, pa.ArrowException) as error:
+        problems.append({"file": file.relative, "line": number, "reason": contract.BAD_PARQUET,
+                         "detail": contract.BAD_PARQUET_DETAIL.format(error=error)})
+
+
+def _decoded_lines(file: LandingFile, problems: list[dict]) -> Iterator[tuple[int, object]]:
+    for number, raw in _lines(file, problems):
+        try:
+            yield number, _decode_line(raw)
+        except EncodingError as error:
+            yield number, error
+
+
 def _decode_line(raw: bytes) -> object:
     try:
         text = raw.decode("utf-8")
@@ -123,16 +166,18 @@ def _encode_file(file: LandingFile, out_path: Path, encode: Callable[[object], d
     problems: list[dict] = []
     encoded: list[bytes] = []
     lines = 0
-    for number, raw in _lines(file, problems):
+    for number, value in (_parquet_rows if file.parquet else _decoded_lines)(file, problems):
         lines += 1
         try:
-            encoded.append(json.dumps(encode(_decode_line(raw)), ensure_ascii=False,
+            if isinstance(value, EncodingError):
+                raise value
+            encoded.append(json.dumps(encode(value), ensure_ascii=False,
                                       separators=(",", ":")).encode("utf-8") + b"\n")
         except EncodingError as error:
             problems.append({"file": file.relative, "line": number, "reason": error.reason, "detail": error.detail})
     body = b"".join(encoded)
     _atomic_write(out_path, gzip.compress(body, mtime=0) if out_path.name.endswith(".gz") else body)
-    rejected = [p for p in problems if p["reason"] not in (contract.TRUNCATED_GZIP, contract.CORRUPT_GZIP)]
+    rejected = [p for p in problems if p["reason"] not in _FILE_DAMAGE]
     summary["files"].append({"file": file.relative, "out": str(out_path), "lines": lines, "encoded": len(encoded),
                              "rejected": len(rejected), "damaged": len(problems) - len(rejected)})
     summary["lines"] += lines
@@ -177,17 +222,22 @@ def encode_landing(src_dir: str | os.PathLike, out_dir: str | os.PathLike, secre
         _encode_file(file, out / WATCHLIST, lambda v: encode_watchlist_entry(v, secret), summary)
     for day in (_days(src) if days is None else [date.fromisoformat(str(d)) for d in days]):
         listing = day_listing(src, day)
+        written: dict[str, str] = {}
         for entry in listing.rejected:
             summary["files_not_encoded"].append({"file": entry.relative, "reason": entry.reason, "detail": entry.detail})
         for file in listing.files:
-            if file.parquet:
-                summary["files_not_encoded"].append({"file": file.relative, "reason": NOT_ENCODED_PARQUET,
-                                                     "detail": "the encoder reads JSONL (.jsonl, .jsonl.gz) only"})
-                continue
             name = Path(file.relative).name
             airport = name.split(".", 1)[0]
-            _encode_file(file, out / "passengers" / day.isoformat() / name, _passenger_encoder(day, airport, secret),
-                         summary)
+            # a Parquet day is written as JSONL: the encoded landing zone has one format
+            out_name = f"{airport}.jsonl" if file.parquet else name
+            if out_name in written:
+                summary["files_not_encoded"].append({
+                    "file": file.relative, "reason": SAME_AIRPORT_TWICE,
+                    "detail": f"{out_name} is already encoded from {written[out_name]}; deliver one file per airport"})
+                continue
+            written[out_name] = file.relative
+            _encode_file(file, out / "passengers" / day.isoformat() / out_name,
+                         _passenger_encoder(day, airport, secret), summary)
     summary["rejected_by_reason"] = dict(Counter(p["reason"] for p in summary["rejections"]))
     seconds = time.perf_counter() - start
     summary["seconds"] = round(seconds, 3)
