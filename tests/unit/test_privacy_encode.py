@@ -224,3 +224,13 @@ def test_a_parquet_day_encodes_like_its_jsonl_and_damage_is_reported(tmp_path):
     assert [(e["file"], e["reason"]) for e in summary["files_not_encoded"]] == [
         ("passengers/2026-11-01/CDG.parquet", "same_airport_twice")]
     assert len((tmp_path / "enc/passengers/2026-11-01/CDG.jsonl").read_text().splitlines()) == 1
+
+
+def test_worker_processes_give_the_same_files_and_reports(tmp_path, monkeypatch):
+    monkeypatch.setattr(encode, "CHUNK_RECORDS", 2)   # several chunks per file
+    src = _landing(tmp_path)
+    one = encode_landing(src, tmp_path / "one", KEY)
+    two = encode_landing(src, tmp_path / "two", KEY, workers=2)
+    assert one["rejections"] == two["rejections"] and one["files_not_encoded"] == two["files_not_encoded"]
+    for name in ("watchlist/watchlist.jsonl", "passengers/2026-11-01/LHR.jsonl", "passengers/2026-11-01/CDG.jsonl.gz"):
+        assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()

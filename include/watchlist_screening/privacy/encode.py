@@ -22,8 +22,11 @@ import tempfile
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
+from functools import partial
 from pathlib import Path
 
 from watchlist_screening.normalise import contract
@@ -39,6 +42,7 @@ __all__ = ["encode_passenger", "encode_watchlist_entry", "encode_landing", "Enco
 MANIFEST = "encoding.json"
 WATCHLIST = "watchlist/watchlist.jsonl"
 SAME_AIRPORT_TWICE = "same_airport_twice"
+CHUNK_RECORDS = 2000   # records per task of a worker process
 _FILE_DAMAGE = (contract.TRUNCATED_GZIP, contract.CORRUPT_GZIP, contract.BAD_PARQUET)
 KEY_MISMATCH = "key_mismatch"
 
@@ -133,14 +137,6 @@ def _parquet_rows(file: LandingFile, problems: list[dict]) -> Iterator[tuple[int
                          "detail": contract.BAD_PARQUET_DETAIL.format(error=error)})
 
 
-def _decoded_lines(file: LandingFile, problems: list[dict]) -> Iterator[tuple[int, object]]:
-    for number, raw in _lines(file, problems):
-        try:
-            yield number, _decode_line(raw)
-        except EncodingError as error:
-            yield number, error
-
-
 def _decode_line(raw: bytes) -> object:
     try:
         text = raw.decode("utf-8")
@@ -152,29 +148,82 @@ def _decode_line(raw: bytes) -> object:
     return value
 
 
-def _passenger_encoder(day: date, airport: str, secret: bytes) -> Callable[[object], dict]:
-    def encode(value: object) -> dict:
+@dataclass(frozen=True)
+class _Target:
+    """What a file holds: the watchlist, or one airport's passengers of one day (whose
+    lines must carry that airport and day, as in the clear pipeline)."""
+    watchlist: bool
+    day: date | None = None
+    airport: str | None = None
+
+
+def _encoded_line(value: object, target: _Target, secret: bytes) -> bytes:
+    if target.watchlist:
+        line = encode_watchlist_entry(value, secret)
+    else:
         line = encode_passenger(value, secret)   # checks the contract first
-        problem = placement_problem(value["airport"], parse_date_time(value["scanned_at"]), day, airport)
+        problem = placement_problem(value["airport"], parse_date_time(value["scanned_at"]), target.day,
+                                    target.airport)
         if problem:
             raise EncodingError(problem.reason, problem.detail)
-        return line
-    return encode
+    return json.dumps(line, ensure_ascii=False, separators=(",", ":")).encode("utf-8") + b"\n"
 
 
-def _encode_file(file: LandingFile, out_path: Path, encode: Callable[[object], dict], summary: dict) -> None:
+def _encode_items(items: list[tuple[int, bytes | dict]], target: _Target,
+                  secret: bytes) -> list[tuple[int, bytes | tuple[str, str]]]:
+    """(number, encoded line or (reason, detail)) per raw line or Parquet row."""
+    out: list[tuple[int, bytes | tuple[str, str]]] = []
+    for number, item in items:
+        try:
+            value = _decode_line(item) if isinstance(item, bytes) else item
+            out.append((number, _encoded_line(value, target, secret)))
+        except EncodingError as error:
+            out.append((number, (error.reason, error.detail)))
+    return out
+
+
+# Worker processes get the secret once, from the pool's initializer, not with every chunk.
+_WORKER_SECRET: bytes | None = None
+
+
+def _init_worker(secret: bytes) -> None:
+    global _WORKER_SECRET
+    _WORKER_SECRET = secret
+
+
+def _work(target: _Target, items: list[tuple[int, bytes | dict]]) -> list[tuple[int, bytes | tuple[str, str]]]:
+    return _encode_items(items, target, _WORKER_SECRET)
+
+
+def _chunks(items: Iterator) -> Iterator[list]:
+    size = CHUNK_RECORDS
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _encode_file(file: LandingFile, out_path: Path, target: _Target, secret: bytes, pool: Executor | None,
+                 summary: dict) -> None:
     problems: list[dict] = []
+    items = (_parquet_rows if file.parquet else _lines)(file, problems)
+    if pool is None:
+        results = (r for chunk in _chunks(items) for r in _encode_items(chunk, target, secret))
+    else:   # map keeps the chunks in file order
+        results = (r for chunk in pool.map(partial(_work, target), _chunks(items)) for r in chunk)
     encoded: list[bytes] = []
     lines = 0
-    for number, value in (_parquet_rows if file.parquet else _decoded_lines)(file, problems):
+    for number, result in results:
         lines += 1
-        try:
-            if isinstance(value, EncodingError):
-                raise value
-            encoded.append(json.dumps(encode(value), ensure_ascii=False,
-                                      separators=(",", ":")).encode("utf-8") + b"\n")
-        except EncodingError as error:
-            problems.append({"file": file.relative, "line": number, "reason": error.reason, "detail": error.detail})
+        if isinstance(result, bytes):
+            encoded.append(result)
+        else:
+            problems.append({"file": file.relative, "line": number, "reason": result[0], "detail": result[1]})
+    problems.sort(key=lambda p: p["line"] if p["line"] else float("inf"))   # file damage after its lines
     body = b"".join(encoded)
     _atomic_write(out_path, gzip.compress(body, mtime=0) if out_path.name.endswith(".gz") else body)
     rejected = [p for p in problems if p["reason"] not in _FILE_DAMAGE]
@@ -200,49 +249,61 @@ def _days(src_dir: Path) -> list[date]:
 
 
 def encode_landing(src_dir: str | os.PathLike, out_dir: str | os.PathLike, secret: bytes, *,
-                   days: list[date | str] | None = None, watchlist: bool | None = None) -> dict:
+                   days: list[date | str] | None = None, watchlist: bool | None = None, workers: int = 1) -> dict:
     """Encode a clear landing directory into `out_dir`: the given days' passenger files
     (every day folder when `days` is None) and the watchlist (when `watchlist` is True,
-    or when it is None and the source holds one). Returns the summary: counts per file,
-    every rejected line with file, line, reason and detail, files not encoded."""
+    or when it is None and the source holds one). `workers` > 1 encodes chunks of each
+    file in that many processes (same output, in the same order). Returns the summary:
+    counts per file, every rejected line with file, line, reason and detail, files not
+    encoded."""
     src, out = Path(src_dir), Path(out_dir)
     start = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    written = _write_manifest(out, secret)
-    summary: dict = {"encoding": linkage_schema.current().encoding, "key_fingerprint": written["key_fingerprint"],
-                     "out_dir": str(out), "files": [], "lines": 0, "encoded": 0, "rejected": 0,
-                     "rejected_by_reason": {}, "rejections": [], "files_not_encoded": []}
+    manifest_written = _write_manifest(out, secret)
+    summary: dict = {"encoding": linkage_schema.current().encoding,
+                     "key_fingerprint": manifest_written["key_fingerprint"], "out_dir": str(out), "files": [],
+                     "lines": 0, "encoded": 0, "rejected": 0, "rejected_by_reason": {}, "rejections": [],
+                     "files_not_encoded": [], "workers": workers}
     if watchlist is None:
         watchlist = (src / WATCHLIST).exists() or (src / WATCHLIST).is_symlink()
-    if watchlist:
-        try:
-            file = watchlist_file(src)
-        except LandingError as error:
-            raise EncodedLandingError(str(error)) from None
-        _encode_file(file, out / WATCHLIST, lambda v: encode_watchlist_entry(v, secret), summary)
-    for day in (_days(src) if days is None else [date.fromisoformat(str(d)) for d in days]):
-        listing = day_listing(src, day)
-        written: dict[str, str] = {}
-        for entry in listing.rejected:
-            summary["files_not_encoded"].append({"file": entry.relative, "reason": entry.reason, "detail": entry.detail})
-        for file in listing.files:
-            name = Path(file.relative).name
-            airport = name.split(".", 1)[0]
-            # a Parquet day is written as JSONL: the encoded landing zone has one format
-            out_name = f"{airport}.jsonl" if file.parquet else name
-            if out_name in written:
-                summary["files_not_encoded"].append({
-                    "file": file.relative, "reason": SAME_AIRPORT_TWICE,
-                    "detail": f"{out_name} is already encoded from {written[out_name]}; deliver one file per airport"})
-                continue
-            written[out_name] = file.relative
-            _encode_file(file, out / "passengers" / day.isoformat() / out_name,
-                         _passenger_encoder(day, airport, secret), summary)
+    pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(secret,)) if workers > 1 else None
+    try:
+        if watchlist:
+            try:
+                file = watchlist_file(src)
+            except LandingError as error:
+                raise EncodedLandingError(str(error)) from None
+            _encode_file(file, out / WATCHLIST, _Target(watchlist=True), secret, pool, summary)
+        for day in (_days(src) if days is None else [date.fromisoformat(str(d)) for d in days]):
+            _encode_day(src, out, day, secret, pool, summary)
+    finally:
+        if pool is not None:
+            pool.shutdown()
     summary["rejected_by_reason"] = dict(Counter(p["reason"] for p in summary["rejections"]))
     seconds = time.perf_counter() - start
     summary["seconds"] = round(seconds, 3)
     summary["records_per_second"] = round(summary["encoded"] / seconds, 1) if seconds > 0 else None
     return summary
+
+
+def _encode_day(src: Path, out: Path, day: date, secret: bytes, pool: Executor | None, summary: dict) -> None:
+    listing = day_listing(src, day)
+    encoded_from: dict[str, str] = {}
+    for entry in listing.rejected:
+        summary["files_not_encoded"].append({"file": entry.relative, "reason": entry.reason, "detail": entry.detail})
+    for file in listing.files:
+        name = Path(file.relative).name
+        airport = name.split(".", 1)[0]
+        # a Parquet day is written as JSONL: the encoded landing zone has one format
+        out_name = f"{airport}.jsonl" if file.parquet else name
+        if out_name in encoded_from:
+            summary["files_not_encoded"].append({
+                "file": file.relative, "reason": SAME_AIRPORT_TWICE,
+                "detail": f"{out_name} is already encoded from {encoded_from[out_name]}; deliver one file per airport"})
+            continue
+        encoded_from[out_name] = file.relative
+        _encode_file(file, out / "passengers" / day.isoformat() / out_name, _Target(False, day, airport), secret,
+                     pool, summary)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -254,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", required=True, help="encoded landing directory (created if absent)")
     parser.add_argument("--date", action="append", default=None, metavar="YYYY-MM-DD",
                         help="encode this day's passenger files (repeatable; default: every day folder)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes encoding chunks of a file in parallel (default 1; worth it on idle cores)")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--no-watchlist", action="store_true", help="do not encode watchlist/watchlist.jsonl")
     which.add_argument("--watchlist-only", action="store_true", help="encode the watchlist and no passenger day")
@@ -264,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
             date.fromisoformat(d)
         summary = encode_landing(args.landing_dir, args.out_dir, secret,
                                  days=[] if args.watchlist_only else args.date,
-                                 watchlist=False if args.no_watchlist else (True if args.watchlist_only else None))
+                                 watchlist=False if args.no_watchlist else (True if args.watchlist_only else None),
+                                 workers=max(1, args.workers))
     except (keys.SecretKeyError, EncodedLandingError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
