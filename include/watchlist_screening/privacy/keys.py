@@ -71,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m watchlist_screening.privacy.keys",
                                      description="Create a secret key file or print a key file's fingerprint.")
     group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--new", metavar="FILE", help="write a new random 32-byte secret (hex, mode 600); never overwrites")
+    group.add_argument("--new", metavar="FILE",
+                       help="write a new random 32-byte secret (hex, mode 600); never overwrites")
     group.add_argument("--fingerprint", metavar="FILE", help="print the key fingerprint of an existing secret file")
     args = parser.parse_args(argv)
     try:
