@@ -103,6 +103,19 @@ def projection_attack(clks: np.ndarray, truth: list, register: list[str], top: i
             "bits": int(len(positions))}
 
 
+def projection_attacks(clks: np.ndarray, truth: list, register: list[str], top: int, bits: int,
+                       draws: int = 5) -> dict:
+    """The projection attack on `draws` independent draws of positions: one draw is luck,
+    so the mean and the best draw are reported (an attacker can try many draws, though
+    without the truth it cannot tell which one is best)."""
+    runs = [projection_attack(clks, truth, register, top, bits, seed) for seed in range(draws)]
+    keys = ("right_guesses", "behind_in_register_top_share", "records_reidentified_share")
+    return {"bits": bits, "draws": draws,
+            "mean": {k: round(float(np.mean([r[k] for r in runs])), 5) for k in keys},
+            "best": {k: max(r[k] for r in runs) for k in keys},
+            "commonest_key_named_in_draws": sum(bool(r["commonest_key_named"]) for r in runs)}
+
+
 def bit_frequency(encoder: ClkEncoder, field: str, clks: np.ndarray, register_values: list[str | None],
                   top_qgrams: int = 10, top_bits: int = 100) -> dict:
     """Where the register's commonest q-grams land among the commonest bit positions."""

@@ -137,11 +137,11 @@ def frequency_attacks(n: int, top: int, projection_bits: int) -> dict:
             field_out[label] = {
                 "encode_records_per_second": round(n / encode_seconds, 1),
                 "exact_clk_attack": privacy_attack.exact_attack(clks, clear, register, top),
-                "projection_attack": privacy_attack.projection_attack(clks, clear, register, top, projection_bits),
+                "projection_attack": privacy_attack.projection_attacks(clks, clear, register, top, projection_bits),
                 "bit_frequency": privacy_attack.bit_frequency(encoder, field, clks, register_values),
             }
             print(f"{field} {label}: exact {field_out[label]['exact_clk_attack']['right_share']}, projection "
-                  f"{field_out[label]['projection_attack']['right_share']}", file=sys.stderr)
+                  f"{field_out[label]['projection_attack']['mean']}", file=sys.stderr)
             del clks
         out["fields"][field] = field_out
     out["seconds"] = round(time.perf_counter() - start, 1)
