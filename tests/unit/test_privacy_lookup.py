@@ -39,3 +39,22 @@ def test_verify_with_the_key_proves_the_encoded_line_came_from_the_record(tmp_pa
 def test_unknown_id_exits_1(tmp_path, capsys):
     assert lookup.main(["--landing-dir", str(_landing(tmp_path)), "--subject-id", "W-404"]) == 1
     assert "W-404" in capsys.readouterr().err
+
+
+def test_both_commands_run_as_modules(tmp_path):
+    import subprocess
+    import sys
+
+    src = _landing(tmp_path)
+    key_file = tmp_path / "k.hex"
+    subprocess.run([sys.executable, "-m", "watchlist_screening.privacy.keys", "--new", str(key_file)], check=True,
+                   capture_output=True)
+    encoded = subprocess.run([sys.executable, "-m", "watchlist_screening.privacy.encode", "--secret-file",
+                              str(key_file), "--landing-dir", str(src), "--out-dir", str(tmp_path / "enc")],
+                             capture_output=True, text=True)
+    assert encoded.returncode == 0 and "LHR.jsonl:1: not_json" in encoded.stderr
+    assert key_file.read_text().strip() not in encoded.stdout + encoded.stderr   # the key is never printed
+    found = subprocess.run([sys.executable, "-m", "watchlist_screening.privacy.lookup", "--landing-dir", str(src),
+                            "--scan-id", "S-9", "--secret-file", str(key_file), "--encoded-dir", str(tmp_path / "enc")],
+                           capture_output=True, text=True)
+    assert found.returncode == 0 and json.loads(found.stdout)["encoded_line_matches"] is True
