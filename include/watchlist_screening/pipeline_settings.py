@@ -26,6 +26,21 @@ def _optional(name: str) -> str | None:
     return os.environ.get(name) or None
 
 
+# "clear": the landing zone holds names, dates and raw embeddings (the data contract);
+# "encoded": it holds the edge encoder's keyed Bloom filters and protected face templates
+# (issue 17, docs/encoded-contract/) and the warehouse never sees a clear identity.
+PRIVACY_MODES = ("clear", "encoded")
+
+
+def privacy_mode(value: str | None) -> str:
+    """`value` checked against PRIVACY_MODES (None: "clear"); a wrong one names the knobs."""
+    mode = (value or "clear").strip().lower()
+    if mode not in PRIVACY_MODES:
+        raise ValueError(f"privacy mode (WATCHLIST_PRIVACY_MODE or the DAG param 'privacy_mode') must be one of "
+                         f"{', '.join(PRIVACY_MODES)}, got {value!r}")
+    return mode
+
+
 @dataclass(frozen=True)
 class Settings:
     landing_dir: Path
@@ -66,6 +81,8 @@ class Settings:
     # "grpc" (alerts/grpc_transport.py, the balancer's gRPC port)
     alert_transport: str = "rest"
     alerts_grpc_target: str = "127.0.0.1:8089"
+    # PRIVACY_MODES; the DAG param 'privacy_mode' overrides it per run
+    privacy_mode: str = "clear"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -100,4 +117,5 @@ class Settings:
             local_dir=LOCAL_DIR,
             alert_transport=_env("WATCHLIST_ALERT_TRANSPORT", "rest").strip().lower(),
             alerts_grpc_target=_env("ALERTS_GRPC_TARGET", "127.0.0.1:8089"),
+            privacy_mode=_env("WATCHLIST_PRIVACY_MODE", "clear").strip().lower(),
         )

@@ -31,10 +31,11 @@ from psycopg.conninfo import conninfo_to_dict
 from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 
-from watchlist_screening.pipeline_settings import Settings
+from watchlist_screening.pipeline_settings import Settings, privacy_mode
 from watchlist_screening.normalise import landing, parquet
 from watchlist_screening.normalise.landing import LandingError, LandingFile, RejectedEntry
 from watchlist_screening.normalise import contract as c
+from watchlist_screening.normalise.encoded_manifest import record_day_mode
 from watchlist_screening.normalise.lines import file_sources
 from watchlist_screening.normalise.publish import known_watchlist_version, publish_day, publish_watchlist
 from watchlist_screening.normalise.records import PASSENGERS, WATCHLIST, Dataset
@@ -100,7 +101,8 @@ def _write(spark: SparkSession, conninfo: str, dataset: Dataset, line_files: lis
     while True:
         frames = []
         if line_files or not parquets:
-            frames.append(staged_frame(file_sources(spark, line_files), finished_lines(dataset), conninfo, tables))
+            finishing = (dataset.finishing or finished_lines)(dataset)
+            frames.append(staged_frame(file_sources(spark, line_files), finishing, conninfo, tables))
         for p in list(parquets):
             try:
                 frames.append(parquet.parquet_frame(spark, p, dataset, conninfo, tables))
@@ -208,9 +210,16 @@ def _arguments(argv: list[str] | None, settings: Settings) -> argparse.Namespace
     parser.add_argument("--max-quarantine-share", type=float, default=settings.max_quarantine_share,
                         help="fail above this share of quarantined passenger lines "
                              "(default: $WATCHLIST_MAX_QUARANTINE_SHARE or 0.2)")
+    parser.add_argument("--privacy-mode", default=settings.privacy_mode,
+                        help="clear (the data contract) or encoded (the edge encoder's CLKs and templates: "
+                             "encoded_job.py); default: $WATCHLIST_PRIVACY_MODE or clear")
     args = parser.parse_args(argv)
     if not 0.0 <= args.max_quarantine_share <= 1.0:
         parser.error("--max-quarantine-share must be between 0 and 1")
+    try:
+        args.privacy_mode = privacy_mode(args.privacy_mode)
+    except ValueError as error:
+        parser.error(str(error))
     return args
 
 
@@ -226,8 +235,15 @@ def main(argv: list[str] | None = None) -> int:
     log.info("normalising %s from %s into %s", args.date, args.landing_dir, _redacted(conninfo))
     spark = create_session(f"normalise_day {args.date}")
     try:
-        version = load_watchlist(spark, conninfo, args.landing_dir)
-        summary = normalise_day(spark, conninfo, args.landing_dir, args.date, version)
+        if args.privacy_mode == "encoded":
+            from watchlist_screening.normalise import encoded_job
+
+            version = encoded_job.load_watchlist(spark, conninfo, args.landing_dir)
+            summary = encoded_job.normalise_day(spark, conninfo, args.landing_dir, args.date, version)
+        else:
+            version = load_watchlist(spark, conninfo, args.landing_dir)
+            summary = normalise_day(spark, conninfo, args.landing_dir, args.date, version)
+            record_day_mode(conninfo, args.date, "clear", None)
     except (LandingError, NumberingError, OSError, psycopg.Error) as error:
         log.error("normalise_day %s failed: %s", args.date, error)
         return EXIT_FAILED

@@ -23,6 +23,9 @@ class Dataset:
     derive: Callable[[dict[str, pa.Array], list], dict[str, pa.Array]]   # columns batch_rows.py adds
     staged: tuple[str, ...]          # the record's staging columns, in order
     placed: bool = False             # lines must match their file's airport and day (batch_rows.py)
+    # how a task turns its files into staged rows (staging.Finishing), given the dataset;
+    # None: staging.finished_lines (clear lines). The encoded mode's: encoded_rows.py
+    finishing: Callable | None = None
 
 
 PASSENGERS = Dataset(
