@@ -248,12 +248,14 @@ def has_joint_identity(model: dict) -> bool:
 
 def comparisons(surname_term_frequencies: bool = False, dialect: Dialect = "duckdb",
                 photo_thresholds: tuple[float, ...] = DEFAULT_PHOTO_THRESHOLDS,
-                joint_identity: bool = False) -> list:
+                joint_identity: bool = False, identity=None) -> list:
     """Comparisons in a fixed order; training and the Spark engine rely on the level order.
 
     `surname_term_frequencies` is off by default: measured at scale a it did not help
     (bench/results/linkage.json, "tf_surname"). `dialect` is the SQL dialect of the
-    custom levels (the library levels render themselves for whichever backend)."""
+    custom levels (the library levels render themselves for whichever backend).
+    `identity`: the joint identity comparison to use instead of the clear one (named
+    IDENTITY, levels most telling first), e.g. encoded_comparisons.encoded_identity()."""
     if dialect not in ("duckdb", "spark"):
         raise ValueError(f"unsupported dialect {dialect!r}")
     physical = [
@@ -280,7 +282,7 @@ def comparisons(surname_term_frequencies: bool = False, dialect: Dialect = "duck
         ),
     ]
     if joint_identity:
-        return [*physical, _identity(dialect)]
+        return [*physical, identity if identity is not None else _identity(dialect)]
     return [
         *physical,
         cl.CustomComparison(

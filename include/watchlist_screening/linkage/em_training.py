@@ -103,6 +103,9 @@ class EMTrainingConfig:
         0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9))
     surname_term_frequencies: bool = False  # see comparisons.comparisons
     seed: int = 42
+    # the joint identity comparison (None: the clear one, comparisons.IDENTITY's); the
+    # encoded mode's levels read Dice of CLKs (encoded_comparisons.encoded_identity)
+    identity: object = None
 
 
 def comparison_vectors(con: duckdb.DuckDBPyConnection, model: dict) -> tuple[list[str], np.ndarray]:
@@ -182,7 +185,7 @@ def train(con: duckdb.DuckDBPyConnection, counts: dict[str, int], config: EMTrai
 
     model = settings_creator(surname_term_frequencies=config.surname_term_frequencies,
                              photo_thresholds=thresholds, joint_identity=config.joint_identity,
-                             ).get_settings("duckdb").as_dict()
+                             identity=config.identity).get_settings("duckdb").as_dict()
     names, gammas = comparison_vectors(con, model)
     if len(gammas) == 0:
         raise ValueError("no candidate pairs to train on")

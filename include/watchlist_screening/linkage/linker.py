@@ -29,16 +29,17 @@ _SCHEMA = (f"unique_id VARCHAR, surname_norm VARCHAR, name_keys VARCHAR[], all_d
 def settings_creator(probability_two_random_records_match: float = 1e-6,
                      surname_term_frequencies: bool = False, dialect: Dialect = "duckdb",
                      photo_thresholds: tuple[float, ...] = DEFAULT_PHOTO_THRESHOLDS,
-                     joint_identity: bool = False) -> SettingsCreator:
+                     joint_identity: bool = False, identity=None) -> SettingsCreator:
     """Splink settings shared by training and scoring. `dialect`: the SQL dialect of the
     custom comparison levels, i.e. of the backend (DuckDBAPI or SparkAPI) the settings will
     run on; `photo_thresholds`: the photo level boundaries (photo_levels.py chooses them
     from the data); `joint_identity`: names, dates and places as one comparison
-    (comparisons.IDENTITY, the EM trainer's)."""
+    (comparisons.IDENTITY, the EM trainer's); `identity`: another joint identity comparison
+    in its place (the encoded mode's, encoded_comparisons.py)."""
     return SettingsCreator(
         link_type="link_only",
         unique_id_column_name="unique_id",
-        comparisons=comparisons(surname_term_frequencies, dialect, photo_thresholds, joint_identity),
+        comparisons=comparisons(surname_term_frequencies, dialect, photo_thresholds, joint_identity, identity),
         probability_two_random_records_match=probability_two_random_records_match,
         # Candidates come from our own photo-neighbour search (candidates.py).
         blocking_rules_to_generate_predictions=[],

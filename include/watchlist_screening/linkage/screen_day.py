@@ -53,6 +53,25 @@ def linkage_engine(engine: str | None = None, settings: Settings | None = None) 
     return engine
 
 
+def check_mode(dsn: str, day: dt.date, watchlist_version: int, settings: Settings, engine: str | None = None) -> str:
+    """The privacy mode the day was loaded in, when it is the run's (WATCHLIST_PRIVACY_MODE
+    or the DAG param); PermanentError otherwise, or for the Spark engine on an encoded day
+    (its comparisons are the clear ones)."""
+    from watchlist_screening.linkage.encoded_tables import day_mode
+    from watchlist_screening.pipeline_settings import privacy_mode
+
+    loaded = day_mode(dsn, day, watchlist_version)
+    wanted = privacy_mode(settings.privacy_mode)
+    if loaded != wanted:
+        raise PermanentError(f"day {day} was normalised in {loaded} mode, but this run links in {wanted} mode "
+                             f"(WATCHLIST_PRIVACY_MODE / param 'privacy_mode'): re-run the day's normalise in "
+                             f"{wanted} mode, or link it in {loaded} mode")
+    if loaded == "encoded" and linkage_engine(engine, settings) == "spark":
+        raise PermanentError("the Spark linkage engine links clear days only: set WATCHLIST_LINKAGE_ENGINE=duckdb "
+                             "for encoded days")
+    return loaded
+
+
 def _spark_session(settings: Settings):
     from watchlist_screening.linkage import spark_linkage
 
@@ -93,9 +112,13 @@ def ensure_model(dsn: str, day: dt.date, model_dir: Path, retrain: bool = False,
     no watchlist entry): such a day is valid and has nothing to score either (score_day).
     `settings`: the pipeline's (read here when not given)."""
     settings = settings or Settings.from_env()
+    watchlist_version = day_watchlist_version(dsn, day)
+    if check_mode(dsn, day, watchlist_version, settings, engine) == "encoded" and labels:
+        # reviewer labels refine the clear identity comparisons from clear records
+        log.info("encoded mode: %d reviewer label(s) not used (they refine clear identity fields)", len(labels))
+        labels = None
     current = registry.load_model(dsn)
     label_set = reviewer_labels.fingerprint(labels)
-    watchlist_version = day_watchlist_version(dsn, day)
     if current and not retrain:
         age = (dt.datetime.now(dt.timezone.utc) - current.trained_at).days
         seen = registry.training_notes(dsn, current.version).get("labels", {}).get("fingerprint")
@@ -140,14 +163,26 @@ def train_model(con, counts: dict, method: str | None = None, settings: Settings
     in `con` with its candidates; the pipeline and the benches train through here."""
     settings = settings or Settings.from_env()
     method = method or settings.training_method
-    if method == "em":
+    from watchlist_screening.linkage.encoded_tables import is_encoded
+
+    encoded = is_encoded(con)
+    if method == "em" or encoded:
         from watchlist_screening.linkage import em_training
 
-        config = em_training.EMTrainingConfig(miss_cost=settings.miss_cost)
+        from watchlist_screening.linkage.encoded_comparisons import encoded_identity
+
+        # an encoded day's identity levels read Dice of CLKs; the trainer is the same
+        config = em_training.EMTrainingConfig(miss_cost=settings.miss_cost,
+                                              identity=encoded_identity() if encoded else None)
         model, notes = em_training.train(con, counts, config)
         learnt_from = notes["parameters"]["em"]["session_1"]["expected_matches"]
-        if learnt_from >= config.min_expected_matches:
-            notes["trainer"] = "em"
+        if learnt_from >= config.min_expected_matches or encoded:
+            # the stated priors (training.py) are priors of clear names and dates: an
+            # encoded day is always learnt from itself, however few its matches
+            if encoded and learnt_from < config.min_expected_matches:
+                log.warning("encoded day: %.1f expected matches, under the %d EM wants, but the stated priors "
+                            "describe clear fields: training with EM anyway", learnt_from, config.min_expected_matches)
+            notes["trainer"] = "em (encoded identity: Dice of CLKs)" if encoded else "em"
             return model, notes
         # Ten sightings cannot teach eight comparisons: measured on 10-sighting days, the
         # EM model alerted at precision 0.73-0.92 where the stated priors gave 0.85-1.0.
@@ -185,6 +220,7 @@ def score_day(dsn: str, day: dt.date, model_version: str | None, threshold: floa
     if stored is None:
         raise ValueError(f"model {model_version} is not in warehouse.models")
     watchlist_version = day_watchlist_version(dsn, day)
+    check_mode(dsn, day, watchlist_version, settings, engine)
     engine = linkage_engine(engine, settings)
     if engine == "spark":
         from watchlist_screening.linkage import spark_linkage

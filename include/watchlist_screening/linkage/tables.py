@@ -42,7 +42,12 @@ def _fetch_arrow(dsn: str, sql: str, param):
 
 
 def load_tables(con: duckdb.DuckDBPyConnection, dsn: str, day: dt.date, watchlist_version: int) -> dict[str, int]:
-    """Create DuckDB tables `passengers` and `watchlist`; return their row counts."""
+    """Create DuckDB tables `passengers` and `watchlist`; return their row counts. An
+    encoded day (issue 17) loads its CLKs and templates instead (encoded_tables.py)."""
+    from watchlist_screening.linkage import encoded_tables
+
+    if encoded_tables.day_mode(dsn, day, watchlist_version) == "encoded":
+        return encoded_tables.load_encoded_tables(con, dsn, day, watchlist_version)
     passengers_arrow = _fetch_arrow(dsn, _PASSENGER_SQL, day)
     watchlist_arrow = _fetch_arrow(dsn, _WATCHLIST_SQL, watchlist_version)
     return load_arrow(con, passengers_arrow, watchlist_arrow)

@@ -18,6 +18,7 @@ from typing import Any, Mapping, Sequence
 import duckdb
 
 from watchlist_screening.linkage import linker as splink_linker
+from watchlist_screening.linkage.encoded_tables import CLK_COLUMNS
 from watchlist_screening.linkage.scoring import MATCHES
 from watchlist_screening.linkage.tables import PASSENGERS, WATCHLIST
 from watchlist_screening.reporting.html_page import (
@@ -85,6 +86,11 @@ def _passenger_left(record: dict) -> dict:
                 swapped[key] = value
         record = swapped
     for key, value in list(record.items()):
+        if key[:-2] in CLK_COLUMNS and key[-2:] in ("_l", "_r"):
+            # an encoded day's CLKs (issue 17): 1024 bits each that nobody reads; the
+            # evidence is the identity level they fell in
+            record[key] = _clk_text(value)
+            continue
         # lists (names, dates) as text, so charts and tables show "1979-10-18" rather than
         # Python reprs; the values are for display only, scores are already computed
         if isinstance(value, (list, tuple)) and (key.endswith("_l") or key.endswith("_r")):
@@ -94,6 +100,13 @@ def _passenger_left(record: dict) -> dict:
     record["face_embedding_r"] = "photo" if cosine is None else f"photo (cosine {cosine:.3f})"
     record["photo_cosine"] = cosine
     return record
+
+
+def _clk_text(value) -> str:
+    if value is None or (isinstance(value, (list, tuple)) and not value):
+        return "–"
+    count = len(value) if isinstance(value, (list, tuple)) else 1
+    return "encoded (1 CLK)" if count == 1 else f"encoded ({count} CLKs)"
 
 
 def waterfall_specs(model: dict, records: Sequence[dict], filter_nulls: bool = False) -> list[dict]:
