@@ -128,7 +128,11 @@ def frequency_attacks(n: int, top: int, projection_bits: int) -> dict:
                                           ("name", names, register_names)):
         register = privacy_attack.register_ranking(register_values)
         truth_distinct = len(set(v for v in clear if v is not None))
-        field_out = {"distinct_clear_values": truth_distinct}
+        common = set(register[:top])
+        # what "behind_in_register_top_share" is worth by chance: the share of people whose
+        # value is one of the register's `top` commonest
+        field_out = {"distinct_clear_values": truth_distinct,
+                     "chance_behind_in_register_top_share": round(sum(v in common for v in clear) / n, 4)}
         for harden in (False, True):
             t = time.perf_counter()
             clks = privacy_attack.clk_matrix(encoder, field, clear, ids, harden)
