@@ -101,6 +101,9 @@ def _on_success(context):
         "match_threshold": Param(None, type=["null", "number"], minimum=0, maximum=1,
                                  description="Alert at or above this match probability (default: variable/env)"),
         "dry_run": Param(False, type="boolean", description="Score, but send no alerts"),
+        "privacy_mode": Param(None, type=["null", "string"], enum=[None, "clear", "encoded"],
+                              description="clear (the data contract) or encoded (the edge encoder's CLKs and "
+                                          "templates, issue 17); default: $WATCHLIST_PRIVACY_MODE, else clear"),
     },
 )
 def watchlist_screening():
@@ -129,7 +132,8 @@ def watchlist_screening():
         conn_id="spark_default",
         application=str(REPO_ROOT / "spark" / "normalise_day.py"),
         name="watchlist-normalise-" + SCAN_DAY,
-        application_args=["--date", SCAN_DAY, "--landing-dir", "{{ " + PREPARED + "['landing_dir'] }}"],
+        application_args=["--date", SCAN_DAY, "--landing-dir", "{{ " + PREPARED + "['landing_dir'] }}",
+                          "--privacy-mode", "{{ " + PREPARED + "['privacy_mode'] }}"],
         # secrets go through the environment, never the (logged) command line
         env_vars={
             "WAREHOUSE_DSN": "{{ conn.warehouse_postgres.get_uri() }}",

@@ -18,16 +18,16 @@ from psycopg.rows import dict_row
 
 from watchlist_screening.alerts.client import AlertClient, NonRetryableAlertError
 from watchlist_screening.errors import PermanentError
-from watchlist_screening.alerts.payload import PASSENGER_FIELDS, SUBJECT_FIELDS, batch_idempotency_key, build_alert
+from watchlist_screening.alerts.payload import batch_idempotency_key, build_alert, key_fields
 from watchlist_screening.reporting.links import alert_report_url
 
 log = logging.getLogger(__name__)
 
-_BATCH_SQL = f"""
+_BATCH_SQL = """
 SELECT m.scan_id, m.subject_id, p.airport, m.scan_day, m.match_probability, m.match_weight,
        m.model_version, m.photo_similarity, m.evidence, m.group_id,
-       {", ".join(f"p.{f} AS passenger_{f}" for f in PASSENGER_FIELDS)},
-       {", ".join(f"w.{f} AS subject_{f}" for f in SUBJECT_FIELDS)}
+       {passenger},
+       {subject}
 FROM warehouse.matches m
 JOIN warehouse.passengers p ON p.scan_day = m.scan_day AND p.scan_id = m.scan_id
 JOIN warehouse.watchlist w ON w.version_id = m.watchlist_version AND w.subject_id = m.subject_id
@@ -55,13 +55,21 @@ def client(transport: str, base_url: str, token: str, grpc_target: str | None = 
     raise PermanentError(f"WATCHLIST_ALERT_TRANSPORT must be one of {', '.join(TRANSPORTS)}, got {transport!r}")
 
 
-def batch_alerts(dsn: str, day: dt.date, offset: int, limit: int, run_report_url: str | None = None) -> list[dict]:
+def _batch_sql(privacy_mode: str) -> str:
+    # only the fields the mode's alerts carry are read at all
+    passenger, subject = key_fields(privacy_mode)
+    return _BATCH_SQL.format(passenger=", ".join(f"p.{f} AS passenger_{f}" for f in passenger),
+                             subject=", ".join(f"w.{f} AS subject_{f}" for f in subject))
+
+
+def batch_alerts(dsn: str, day: dt.date, offset: int, limit: int, run_report_url: str | None = None,
+                 privacy_mode: str = "clear") -> list[dict]:
     """The alerts of one slice of the day's matches; each links to its own section of the
     day's run report when `run_report_url` is given."""
     with psycopg.connect(dsn, row_factory=dict_row) as conn:
-        rows = conn.execute(_BATCH_SQL, (day, offset, limit)).fetchall()
+        rows = conn.execute(_batch_sql(privacy_mode), (day, offset, limit)).fetchall()
     return [build_alert(row, run_report_url=alert_report_url(run_report_url, row["scan_id"], row["subject_id"])
-                        if run_report_url else None) for row in rows]
+                        if run_report_url else None, privacy_mode=privacy_mode) for row in rows]
 
 
 def send_batch(dsn: str, base_url: str, token: str, batch: dict, transport: str = "rest",
@@ -73,7 +81,8 @@ def send_batch(dsn: str, base_url: str, token: str, batch: dict, transport: str 
     as done (the caller tells on-call about the refusals)."""
     day = dt.date.fromisoformat(batch["scan_day"])
     run_id = batch.get("run_id")
-    alerts = batch_alerts(dsn, day, batch["offset"], batch["limit"], batch.get("run_report_url"))
+    alerts = batch_alerts(dsn, day, batch["offset"], batch["limit"], batch.get("run_report_url"),
+                          batch.get("privacy_mode", "clear"))
     result: dict = {"created": 0, "updated": 0, "duplicates": 0, "refusals": []}
     with client(transport, base_url, token, grpc_target) as service:
         if alerts:

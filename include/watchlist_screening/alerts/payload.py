@@ -18,16 +18,31 @@ SUBJECT_FIELDS = (
     "given_names", "surname", "date_of_birth", "place_of_birth", "nationality", "sex", "height_cm",
     "eye_colour", "offence", "caution", "listed_on",
 )
+# In the encoded mode (issue 17) the warehouse holds no name, date or document: an alert
+# carries ids, scores, evidence and the clear fields the edge encoder keeps.
+ENCODED_PASSENGER_FIELDS = ("sex", "height_cm", "eye_colour", "direction", "scanned_at")
+ENCODED_SUBJECT_FIELDS = ("sex", "height_cm", "eye_colour")
+
+
+def key_fields(privacy_mode: str = "clear") -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(passenger fields, subject fields) an alert of a day screened in `privacy_mode` carries."""
+    if privacy_mode == "encoded":
+        return ENCODED_PASSENGER_FIELDS, ENCODED_SUBJECT_FIELDS
+    return PASSENGER_FIELDS, SUBJECT_FIELDS
+
+
 _REQUIRED = ("scan_id", "subject_id", "airport", "scan_day", "match_probability", "match_weight", "model_version")
 
 
-def build_alert(row: Mapping[str, Any], *, run_report_url: str | None = None) -> dict[str, Any]:
+def build_alert(row: Mapping[str, Any], *, run_report_url: str | None = None,
+                privacy_mode: str = "clear") -> dict[str, Any]:
     """The alert for one match row.
 
     `row` holds scan_id, subject_id, airport, scan_day, match_probability, match_weight,
     model_version and optionally photo_similarity, group_id, evidence (dict or JSON text of
     per-comparison match weights), and the people's key fields as `passenger_<field>` and
-    `subject_<field>` (see PASSENGER_FIELDS / SUBJECT_FIELDS); absent or null fields are left out.
+    `subject_<field>` (see PASSENGER_FIELDS / SUBJECT_FIELDS); absent or null fields are left out,
+    and in the encoded `privacy_mode` every field but key_fields' own.
     """
     missing = [k for k in _REQUIRED if row.get(k) is None]
     if missing:
@@ -50,7 +65,7 @@ def build_alert(row: Mapping[str, Any], *, run_report_url: str | None = None) ->
         evidence = json.loads(evidence)
     if evidence:
         alert["evidence"] = {str(k): None if v is None else float(v) for k, v in evidence.items()}
-    for prefix, fields in (("passenger", PASSENGER_FIELDS), ("subject", SUBJECT_FIELDS)):
+    for prefix, fields in zip(("passenger", "subject"), key_fields(privacy_mode)):
         values = {f: _jsonable(row[f"{prefix}_{f}"]) for f in fields if row.get(f"{prefix}_{f}") is not None}
         if values:
             alert[prefix] = values

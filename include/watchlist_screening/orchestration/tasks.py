@@ -6,6 +6,7 @@ one place where a PermanentError (retrying cannot fix it) fails the task at once
 reason; everything else propagates to the retry policy."""
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -14,7 +15,7 @@ from pathlib import Path
 from watchlist_screening.errors import PermanentError
 from watchlist_screening.orchestration.connections import alerting_endpoint, warehouse_dsn
 from watchlist_screening.orchestration.failures import task_body
-from watchlist_screening.pipeline_settings import Settings
+from watchlist_screening.pipeline_settings import Settings, privacy_mode
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +42,16 @@ def prepare_day(params: dict, ds: str) -> dict:
     if not (landing_dir / "watchlist" / "watchlist.jsonl").is_file():
         raise PermanentError(f"landing dir {landing_dir} has no watchlist/watchlist.jsonl: check param "
                              "'landing_dir' or the variable/env WATCHLIST_LANDING_DIR")
+    try:
+        mode = privacy_mode(params.get("privacy_mode") or settings.privacy_mode)
+    except ValueError as exc:
+        raise PermanentError(str(exc)) from exc
     threshold = params.get("match_threshold")
     if threshold is None:
         threshold = float(_variable("watchlist_match_threshold") or settings.match_threshold)
     applied = apply_migrations(warehouse_dsn(settings), SQL_ROOT / "warehouse")
-    log.info("scan day %s from %s; migrations applied now: %s", scan_day, landing_dir, applied or "none")
+    log.info("scan day %s from %s (%s mode); migrations applied now: %s", scan_day, landing_dir, mode,
+             applied or "none")
     return {
         "scan_day": scan_day.isoformat(),
         "landing_dir": str(landing_dir),
@@ -53,7 +59,14 @@ def prepare_day(params: dict, ds: str) -> dict:
         "match_threshold": float(threshold),
         "retrain": bool(params.get("retrain")),
         "dry_run": bool(params.get("dry_run")),
+        "privacy_mode": mode,
     }
+
+
+def _run_settings(prepared: dict) -> Settings:
+    """The settings with the run's privacy mode (the DAG param wins over the environment)."""
+    settings = Settings.from_env()
+    return dataclasses.replace(settings, privacy_mode=prepared.get("privacy_mode") or settings.privacy_mode)
 
 
 def review_labels(settings: Settings) -> list[dict] | None:
@@ -84,7 +97,7 @@ def ensure_model(prepared: dict) -> str | None:
     and the day still finishes with its summary (the contract calls an empty day valid)."""
     from watchlist_screening.linkage.screen_day import ensure_model as ensure
 
-    settings = Settings.from_env()
+    settings = _run_settings(prepared)
     try:
         return ensure(warehouse_dsn(settings), dt.date.fromisoformat(prepared["scan_day"]), settings.model_dir,
                       retrain=prepared["retrain"], max_age_days=settings.model_max_age_days,
@@ -98,7 +111,7 @@ def ensure_model(prepared: dict) -> str | None:
 def score_day(prepared: dict, model_version: str | None) -> dict:
     from watchlist_screening.linkage.screen_day import score_day as score
 
-    settings = Settings.from_env()
+    settings = _run_settings(prepared)
     try:
         result = score(warehouse_dsn(settings), dt.date.fromisoformat(prepared["scan_day"]), model_version,
                        prepared["match_threshold"], settings=settings)
@@ -154,6 +167,8 @@ def plan_alert_batches(prepared: dict, scored: dict) -> list[dict]:
     settings = Settings.from_env()
     run, batches = planning.plan_batches(prepared["scan_day"], scored["matches"], scored.get("model_version"),
                                          settings.alert_batch_size, run_report_url(prepared["scan_day"], settings))
+    for batch in batches:   # an encoded day's alerts carry no name or date (payload.key_fields)
+        batch["privacy_mode"] = prepared.get("privacy_mode", "clear")
     if not batches:
         # No batch will run: the withdrawal of the day's earlier alerts happens here.
         endpoint = alerting_endpoint(settings)
