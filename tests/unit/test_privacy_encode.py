@@ -235,3 +235,21 @@ def test_worker_processes_give_the_same_files_and_reports(tmp_path, monkeypatch)
     assert one["rejections"] == two["rejections"] and one["files_not_encoded"] == two["files_not_encoded"]
     for name in ("watchlist/watchlist.jsonl", "passengers/2026-11-01/LHR.jsonl", "passengers/2026-11-01/CDG.jsonl.gz"):
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()
+
+
+def test_an_unexpected_failure_costs_one_line_not_the_file(tmp_path, monkeypatch):
+    from watchlist_screening.privacy import records
+
+    real = records.encode_passenger
+
+    def flaky(record, secret):
+        if record["scan_id"] == "S-5":
+            raise RuntimeError("boom")
+        return real(record, secret)
+
+    monkeypatch.setattr(encode, "encode_passenger", flaky)
+    summary = encode_landing(_landing(tmp_path), tmp_path / "enc", KEY)
+    assert ("passengers/2026-11-01/LHR.jsonl", 5, "not_encodable") in {
+        (p["file"], p["line"], p["reason"]) for p in summary["rejections"]}
+    assert "RuntimeError: boom" in summary["rejections"][-1]["detail"]
+    assert summary["encoded"] == 3
