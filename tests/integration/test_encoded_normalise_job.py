@@ -79,6 +79,27 @@ def test_an_encoded_day_loads_quarantines_and_holds_no_clear_identity(encoded, w
     assert rows(warehouse_dsn, "SELECT privacy_mode, key_fingerprint FROM warehouse.day_runs WHERE scan_day = %s",
                 DAY) == [("encoded", fingerprint)]
 
+    # a re-run replaces the day with the same rows
+    before = rows(warehouse_dsn, "SELECT scan_id, name_clk FROM warehouse.passengers WHERE scan_day = %s ORDER BY 1", DAY)
+    code, again, err = run_job(landing, warehouse_dsn, day=DAY, WATCHLIST_PRIVACY_MODE="encoded")
+    assert code == 0 and again == summary, err[-3000:]
+    assert rows(warehouse_dsn, "SELECT scan_id, name_clk FROM warehouse.passengers WHERE scan_day = %s ORDER BY 1",
+                DAY) == before
+
+    # linking the encoded day as a clear one is refused, saying how to fix it
+    import dataclasses
+    import datetime as dt
+
+    from watchlist_screening.errors import PermanentError
+    from watchlist_screening.linkage.screen_day import check_mode
+    from watchlist_screening.pipeline_settings import Settings
+
+    clear_run = dataclasses.replace(Settings.from_env(), privacy_mode="clear")
+    with pytest.raises(PermanentError, match="normalised in encoded mode, but this run links in clear mode"):
+        check_mode(warehouse_dsn, dt.date.fromisoformat(DAY), version, clear_run)
+    assert check_mode(warehouse_dsn, dt.date.fromisoformat(DAY), version,
+                      dataclasses.replace(clear_run, privacy_mode="encoded")) == "encoded"
+
     # the same day re-encoded by the airports under another secret: refused, naming both keys
     manifest = json.loads((landing / "encoding.json").read_text())
     (landing / "encoding.json").write_text(json.dumps({**manifest, "key_fingerprint": "00000000000000ff"}))
