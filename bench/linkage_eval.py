@@ -40,8 +40,8 @@ import gc
 import json
 import logging
 import os
-import sys
 import subprocess
+import sys
 import threading
 import time
 import traceback
