@@ -20,7 +20,7 @@ LANDING_DIR ?= $(LOCAL)/landing
 DEMO_DIR := $(LOCAL)/demo-landing
 PYTEST_ARGS ?=
 
-.PHONY: help install up down db airflow-db airflow airflow-down demo run test bench generate clean
+.PHONY: help install up down db airflow-db airflow airflow-down demo run test bench bench-full generate clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -74,6 +74,9 @@ airflow: up  ## Airflow with the UI (api-server, scheduler, dag-processor, trigg
 
 airflow-down:  ## stop Airflow (make airflow)
 	@$(REPO)/scripts/airflow.sh stop
+
+bench-full: up  ## the full-scale day (1M watchlist × 2 × 500k) through Airflow; not in CI (tens of minutes)
+	@$(ENV); $(PY) bench/full_day.py $(BENCH_FULL_ARGS)
 
 bench: db  ## benchmarks; figures written to bench/results/*.json
 	@$(ENV); $(PY) bench/ingest.py

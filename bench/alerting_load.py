@@ -203,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     batch_run, single_run = results[0], results[2]
     report = {
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "commit": subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
+                                 capture_output=True, text=True).stdout.strip() or None,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "load_average_at_start": load_at_start, "load_average_at_end": [round(x, 2) for x in os.getloadavg()]},
         "setup": "2 replicas (uvicorn, 1 process each) behind nginx, local PostgreSQL 15; wrk -t1 from the same "

@@ -40,6 +40,7 @@ import gc
 import json
 import logging
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -609,6 +610,8 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"machine": {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
                                  "load_average_at_start": [round(x, 1) for x in os.getloadavg()]},
                      "started": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                     "commit": subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                                              capture_output=True, text=True).stdout.strip() or None,
                      "threshold": THRESHOLD, "scales": {}}
     previous = json.loads(args.out.read_text()) if args.out.exists() else {}
     train_cache: dict = {}

@@ -79,12 +79,12 @@ def generated_day(work_dir: Path, scenario: Scenario, size: Size, seed: int) -> 
     return landing
 
 
-def load(landing: Path, memory_gb: float) -> tuple[duckdb.DuckDBPyConnection, dict, dict]:
+def load(landing: Path, memory_gb: float, photo_blocking: str = "none") -> tuple[duckdb.DuckDBPyConnection, dict, dict]:
     con = duckdb.connect()
     # the machine is shared: spill rather than take what the other jobs need
     con.execute(f"SET memory_limit='{memory_gb}GB'")
     counts = jsonl_loader.load_generated_day(con, landing, DAY)
-    counts["candidate_pairs"] = candidates.build_candidates(con)
+    counts["candidate_pairs"] = candidates.build_candidates(con, candidates.CandidateConfig(photo_blocking=photo_blocking))
     return con, counts, load_truth(landing, dt.date.fromisoformat(DAY))
 
 
@@ -114,7 +114,7 @@ def model_scores(con: duckdb.DuckDBPyConnection, labelled: pairs.LabelledPairs) 
 
 
 def run_scenario(scenario: Scenario, size: Size, work_dir: Path, memory_gb: float,
-                 method: str = "priors") -> dict:
+                 method: str = "priors", photo_blocking: str = "none") -> dict:
     out: dict = {"world": scenario.world.changed(), "seed": scenario.seed, "training_method": method,
                  "train_seed": scenario.train_seed, "seconds": {}}
     seconds = out["seconds"]
@@ -125,7 +125,7 @@ def run_scenario(scenario: Scenario, size: Size, work_dir: Path, memory_gb: floa
     seconds["generate"] = round(time.perf_counter() - t0, 1)
 
     t0 = time.perf_counter()
-    con, counts, truth = load(test_dir, memory_gb)
+    con, counts, truth = load(test_dir, memory_gb, photo_blocking)
     labelled = pairs.labelled_candidates(con, truth)
     seconds["load_and_candidates"] = round(time.perf_counter() - t0, 1)
     out["counts"] = {k: v for k, v in counts.items()}
@@ -268,6 +268,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duckdb-memory-gb", type=float, default=3.0)
     parser.add_argument("--training", choices=("priors", "em"), default=None,
                         help="trainer (default: the pipeline's, WATCHLIST_TRAINING_METHOD)")
+    parser.add_argument("--photo-blocking", choices=candidates.PHOTO_BLOCKINGS, default="none",
+                        help="the candidate search's blocks (linkage/physique_blocks.py)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.training is None:
@@ -288,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
                     "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
                     "load_average_at_start": [round(x, 1) for x in os.getloadavg()]},
         "size": dataclasses.asdict(size), "day": DAY, "training_method": args.training,
+        "photo_blocking": args.photo_blocking,
         "definitions": {
             "sighting_recall": "sightings with at least one true pair alerted / sightings in the truth",
             "precision": "true alerted pairs / alerted pairs",
@@ -302,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"scenario {scenario.name}: {scenario.world.changed()}", flush=True)
         t0 = time.perf_counter()
         try:
-            result = run_scenario(scenario, size, args.work_dir, args.duckdb_memory_gb, args.training)
+            result = run_scenario(scenario, size, args.work_dir, args.duckdb_memory_gb, args.training,
+                                  args.photo_blocking)
         except Exception as exc:  # noqa: BLE001 - one failing world must not hide the others
             traceback.print_exc()
             result = {"world": scenario.world.changed(), "error": f"{type(exc).__name__}: {exc}"[:1000]}

@@ -55,9 +55,17 @@ SETTINGS = Settings.from_env()
 DEADLINE_HOURS = SETTINGS.deadline_hours
 
 
+def _on_execute(context):
+    from watchlist_screening.orchestration.task_resources import on_task_start
+
+    on_task_start(context)
+
+
 def _on_failure(context):
     from watchlist_screening.orchestration.oncall import OnCallNotifier
+    from watchlist_screening.orchestration.task_resources import finish
 
+    finish(context)   # the watch's thread ends with the try it watched
     OnCallNotifier().notify(context)
 
 
@@ -82,6 +90,7 @@ def _on_success(context):
         "retry_exponential_backoff": 2.0,
         "max_retry_delay": dt.timedelta(minutes=10),
         "retry_policy": TransientErrorsOnly(),
+        "on_execute_callback": _on_execute,
         "on_failure_callback": _on_failure,
         "on_success_callback": _on_success,
     },

@@ -22,6 +22,14 @@ def _env(name: str, default: str) -> str:
     return value if value not in (None, "") else default
 
 
+def _path_or_none(name: str, default: Path) -> Path | None:
+    """A directory setting that an empty value turns off."""
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    return Path(value) if value.strip() else None
+
+
 def _optional(name: str) -> str | None:
     return os.environ.get(name) or None
 
@@ -83,6 +91,10 @@ class Settings:
     alerts_grpc_target: str = "127.0.0.1:8089"
     # PRIVACY_MODES; the DAG param 'privacy_mode' overrides it per run
     privacy_mode: str = "clear"
+    # the photo search's blocks (linkage/physique_blocks.py): "none" or "sex"
+    photo_blocking: str = "none"
+    # where the day's candidate pairs wait between training and scoring; None: not kept
+    candidate_cache_dir: Path | None = LOCAL_DIR / "candidate-cache"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -118,4 +130,6 @@ class Settings:
             alert_transport=_env("WATCHLIST_ALERT_TRANSPORT", "rest").strip().lower(),
             alerts_grpc_target=_env("ALERTS_GRPC_TARGET", "127.0.0.1:8089"),
             privacy_mode=_env("WATCHLIST_PRIVACY_MODE", "clear").strip().lower(),
+            photo_blocking=_env("WATCHLIST_PHOTO_BLOCKING", "none").strip().lower(),
+            candidate_cache_dir=_path_or_none("WATCHLIST_CANDIDATE_CACHE_DIR", LOCAL_DIR / "candidate-cache"),
         )

@@ -53,3 +53,30 @@ def test_a_new_watchlist_gets_its_own_model(stack_db, tmp_path, caplog, monkeypa
             assert screen_day.ensure_model(dsn, dt.date.fromisoformat(SECOND), tmp_path / "models") == v2
         assert any("reusing model" in r.getMessage() and "watchlist version" in r.getMessage()
                    for r in caplog.records)
+
+
+def test_scoring_reads_the_candidates_training_searched(stack_db, tmp_path, caplog, monkeypatch):
+    """Training and scoring are two tasks that need the same candidate pairs: the second
+    reads what the first searched (same rows, same settings) and scores exactly as a search
+    of its own would."""
+    import dataclasses
+
+    from tests.conftest import migrated_database
+    from watchlist_screening.pipeline_settings import Settings
+
+    monkeypatch.setenv("SPARK_MASTER", "local[2]")
+    with migrated_database(stack_db["WAREHOUSE_DSN"], "warehouse") as dsn:
+        landing = _landing(tmp_path / "day", FIRST, 1200, 8)
+        code, _, log = run_job(landing, dsn, FIRST)
+        assert code == 0, log[-3000:]
+        day = dt.date.fromisoformat(FIRST)
+        cached = dataclasses.replace(Settings.from_env(), candidate_cache_dir=tmp_path / "cache")
+        uncached = dataclasses.replace(cached, candidate_cache_dir=None)
+        with caplog.at_level(logging.INFO, logger="watchlist_screening.linkage.candidate_cache"):
+            version = screen_day.ensure_model(dsn, day, tmp_path / "models", settings=cached)
+            assert not any("read from" in r.getMessage() for r in caplog.records)   # searched, then kept
+            from_cache = screen_day.score_day(dsn, day, version, 0.25, settings=cached)
+        assert any("read from" in r.getMessage() for r in caplog.records)
+        searched = screen_day.score_day(dsn, day, version, 0.25, settings=uncached)
+        assert (from_cache.candidate_pairs, from_cache.matches) == (searched.candidate_pairs, searched.matches)
+        assert from_cache.matches > 0

@@ -569,3 +569,25 @@ def test_cli_world_and_knobs(tmp_path, capsys):
             main(["--landing-dir", str(tmp_path), "--date", "2024-05-01", *bad])
     with pytest.raises(ValueError, match="noisy scanners"):
         _config(tmp_path, airports=("LHR", "JFK"), world=WORLDS["noisy_scanner"])
+
+
+def test_progress_names_each_part_with_its_count_and_time(tmp_path):
+    heard: list[str] = []
+    generate(GeneratorConfig(landing_dir=tmp_path, dates=(date(2030, 6, 1),), watchlist_size=300,
+                             airports=("LHR", "CDG"), passengers_per_airport=150, sightings=3, seed=4),
+             progress=heard.append)
+    assert heard[0] == "watchlist (300 entries) ..."
+    assert re.fullmatch(r"watchlist \(300 entries\): 300 records in [\d.]+ s \([\d,]+/s; [\d.]+ s so far\)", heard[1])
+    assert heard[2] == "2030-06-01 (2 airports × 150 passengers) ..."
+    assert heard[3].startswith("2030-06-01 (2 airports × 150 passengers): 300 records in ")
+
+
+def test_the_command_line_shows_progress_on_stderr_unless_quiet(tmp_path):
+    def run(*extra):
+        return subprocess.run([sys.executable, "-m", "watchlist_screening.generator", "--landing-dir", str(tmp_path),
+                               "--date", "2030-06-01", "--watchlist-size", "50", "--passengers-per-airport", "20",
+                               "--sightings", "1", *extra], capture_output=True, text=True, check=True)
+
+    loud, quiet = run(), run("--quiet")
+    assert "[generate] watchlist (50 entries): 50 records in" in loud.stderr
+    assert quiet.stderr == "" and json.loads(quiet.stdout)["watchlist"]["entries"] == 50

@@ -12,7 +12,8 @@ VARIABLES = ("WATCHLIST_LANDING_DIR", "WAREHOUSE_DSN", "ALERTS_URL", "ALERTS_PIP
              "WATCHLIST_MODEL_MAX_AGE_DAYS", "WATCHLIST_TRAINING_METHOD", "WATCHLIST_LINKAGE_ENGINE",
              "WATCHLIST_GROUPING_METHOD", "WATCHLIST_GROUPING_SCOPE", "SPARK_MASTER", "SPARK_CHECKPOINT_DIR",
              "WATCHLIST_ONCALL_WEBHOOK", "WATCHLIST_DEADLINE_HOURS", "WATCHLIST_LANDING_POLL_SECONDS",
-             "WATCHLIST_ALERT_TRANSPORT", "ALERTS_GRPC_TARGET")
+             "WATCHLIST_ALERT_TRANSPORT", "ALERTS_GRPC_TARGET", "WATCHLIST_PHOTO_BLOCKING",
+             "WATCHLIST_CANDIDATE_CACHE_DIR")
 
 
 @pytest.fixture
@@ -34,6 +35,7 @@ def test_defaults_without_any_variable(bare_env):
     assert (s.spark_master, s.spark_checkpoint_dir) == ("local[*]", None)
     assert (s.oncall_webhook, s.deadline_hours, s.landing_poll_seconds) == (None, 9.0, 300.0)
     assert (s.alert_transport, s.alerts_grpc_target) == ("rest", "127.0.0.1:8089")
+    assert (s.photo_blocking, s.candidate_cache_dir) == ("none", LOCAL_DIR / "candidate-cache")
 
 
 def test_each_variable_reaches_its_field(bare_env):
@@ -42,7 +44,8 @@ def test_each_variable_reaches_its_field(bare_env):
                         "SPARK_MASTER": "spark://h:7077", "SPARK_CHECKPOINT_DIR": "/shared/ckpt",
                         "WATCHLIST_ONCALL_WEBHOOK": "http://pager.test/hook", "WATCHLIST_DEADLINE_HOURS": "0",
                         "WATCHLIST_LANDING_POLL_SECONDS": "5", "WATCHLIST_ALERT_TRANSPORT": "gRPC",
-                        "ALERTS_GRPC_TARGET": "lb:9000"}.items():
+                        "ALERTS_GRPC_TARGET": "lb:9000", "WATCHLIST_PHOTO_BLOCKING": "Sex",
+                        "WATCHLIST_CANDIDATE_CACHE_DIR": "/shared/candidates"}.items():
         bare_env.setenv(name, value)
     s = Settings.from_env()
     assert s.match_threshold == 0.5 and s.match_threshold_set is None  # derived from the miss cost
@@ -50,5 +53,8 @@ def test_each_variable_reaches_its_field(bare_env):
     assert (s.spark_master, s.spark_checkpoint_dir) == ("spark://h:7077", "/shared/ckpt")
     assert (s.oncall_webhook, s.deadline_hours, s.landing_poll_seconds) == ("http://pager.test/hook", 0.0, 5.0)
     assert (s.alert_transport, s.alerts_grpc_target) == ("grpc", "lb:9000")
+    assert (s.photo_blocking, str(s.candidate_cache_dir)) == ("sex", "/shared/candidates")
+    bare_env.setenv("WATCHLIST_CANDIDATE_CACHE_DIR", "")
+    assert Settings.from_env().candidate_cache_dir is None   # empty: pairs are not kept between tasks
     bare_env.setenv("WATCHLIST_MATCH_THRESHOLD", "0.8")
     assert Settings.from_env().match_threshold == Settings.from_env().match_threshold_set == 0.8

@@ -61,6 +61,8 @@ def parse_args(argv: list[str] | None) -> GeneratorConfig:
     parser.add_argument("--knob", action="append", default=[], metavar="KEY=VALUE",
                         help="set one knob of the world, e.g. forged_dob=anywhere, "
                              "photo_sigma=0.3,0.9, airport_noise=CDG:1.8 (repeatable)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress lines on stderr (the summary still goes to stdout)")
     parser.add_argument("--list-worlds", action="store_true",
                         help="print the named worlds and their knobs as JSON and exit")
     args = parser.parse_args(argv)
@@ -83,10 +85,15 @@ def parse_args(argv: list[str] | None) -> GeneratorConfig:
         parser.error(str(exc))
 
 
+def _progress(message: str) -> None:
+    print(f"[generate] {message}", file=sys.stderr, flush=True)
+
+
 def main(argv: list[str] | None = None) -> int:
+    quiet = "--quiet" in (sys.argv[1:] if argv is None else argv)
     config = parse_args(argv)
     started = time.perf_counter()
-    summary = generate(config)
+    summary = generate(config, progress=None if quiet else _progress)
     summary["elapsed_seconds"] = round(time.perf_counter() - started, 2)
     json.dump(summary, sys.stdout, ensure_ascii=False)
     sys.stdout.write("\n")

@@ -12,7 +12,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from watchlist_screening.errors import PermanentError
-from watchlist_screening.linkage import candidates, grouping, registry, reviewer_labels, scoring, tables, training
+from watchlist_screening.linkage import candidate_cache, candidates, grouping, registry, reviewer_labels, scoring, tables, training
 from watchlist_screening.pipeline_settings import Settings
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,11 @@ def _spark_session(settings: Settings):
     return spark_linkage.create_session(settings=settings)
 
 
+def candidate_settings(settings: Settings) -> candidates.CandidateConfig:
+    """The candidate search as the pipeline's settings configure it."""
+    return candidates.CandidateConfig(photo_blocking=settings.photo_blocking)
+
+
 def _prepared(dsn: str, day: dt.date, watchlist_version: int, config: candidates.CandidateConfig,
               engine: str | None = "duckdb", settings: Settings | None = None):
     """The day and the watchlist in DuckDB, with the candidate pairs searched on `engine`
@@ -90,12 +95,24 @@ def _prepared(dsn: str, day: dt.date, watchlist_version: int, config: candidates
 
         counts["candidate_pairs"] = spark_linkage.candidates_on_spark(_spark_session(settings), con, config)[0]
     elif counts[tables.PASSENGERS] and engine == "duckdb":
-        counts["candidate_pairs"] = candidates.build_candidates(con, config)
+        counts["candidate_pairs"] = _duckdb_candidates(con, day, config, settings)
     return con, counts
 
 
+def _duckdb_candidates(con, day: dt.date, config: candidates.CandidateConfig, settings: Settings | None) -> int:
+    """The day's candidate pairs, from the cache the day's other task left when the inputs
+    are the same (candidate_cache.py), else searched and left there for it."""
+    directory = settings.candidate_cache_dir if settings else None
+    wanted = candidate_cache.key(con, config) if directory else None
+    if directory and candidate_cache.load(con, directory, day, wanted):
+        return candidates.blocked_pairs_for_splink(con)
+    found = candidates.build_candidates(con, config)
+    candidate_cache.store(con, directory, day, wanted)
+    return found
+
+
 def ensure_model(dsn: str, day: dt.date, model_dir: Path, retrain: bool = False, max_age_days: int = 30,
-                 candidate_config: candidates.CandidateConfig = candidates.CandidateConfig(), *,
+                 candidate_config: candidates.CandidateConfig | None = None, *,
                  labels: list[dict] | None = None, match_threshold: float | None = None,
                  engine: str | None = None, method: str | None = None,
                  settings: Settings | None = None) -> str | None:
@@ -117,6 +134,7 @@ def ensure_model(dsn: str, day: dt.date, model_dir: Path, retrain: bool = False,
         # reviewer labels refine the clear identity comparisons from clear records
         log.info("encoded mode: %d reviewer label(s) not used (they refine clear identity fields)", len(labels))
         labels = None
+    candidate_config = candidate_config or candidate_settings(settings)
     current = registry.load_model(dsn)
     label_set = reviewer_labels.fingerprint(labels)
     if current and not retrain:
@@ -204,7 +222,7 @@ def recommended_threshold(dsn: str, model_version: str, default: float) -> float
 
 
 def score_day(dsn: str, day: dt.date, model_version: str | None, threshold: float,
-              candidate_config: candidates.CandidateConfig = candidates.CandidateConfig(),
+              candidate_config: candidates.CandidateConfig | None = None,
               grouping_config: grouping.GroupingConfig | None = None, engine: str | None = None,
               settings: Settings | None = None) -> ScoreResult:
     """Score the day on `engine` (linkage_engine), group its matches into people seen
@@ -214,6 +232,7 @@ def score_day(dsn: str, day: dt.date, model_version: str | None, threshold: floa
     have no passengers or no watchlist entry; it is stored with no match and no model.
     `settings`: the pipeline's (read here when not given)."""
     settings = settings or Settings.from_env()
+    candidate_config = candidate_config or candidate_settings(settings)
     if model_version is None:
         return _score_without_model(dsn, day, candidate_config)
     stored = registry.load_model(dsn, model_version)
@@ -230,7 +249,7 @@ def score_day(dsn: str, day: dt.date, model_version: str | None, threshold: floa
             counts["candidate_pairs"] = spark_linkage.score_on_spark(_spark_session(settings), con, stored.model,
                                                                      threshold, candidate_config)
     else:
-        con, counts = _prepared(dsn, day, watchlist_version, candidate_config)
+        con, counts = _prepared(dsn, day, watchlist_version, candidate_config, settings=settings)
         if counts["candidate_pairs"]:
             scoring.score(con, stored.model, threshold)
     rows, groups = [], 0

@@ -27,6 +27,7 @@ from fractions import Fraction
 import duckdb
 import jellyfish
 
+from watchlist_screening.linkage import physique_blocks
 from watchlist_screening.linkage.candidates import (
     CANDIDATES,
     CandidateConfig,
@@ -184,11 +185,20 @@ def photo_pairs(passengers, watchlist, config: CandidateConfig = CandidateConfig
     def every(count: int):
         return F.explode(F.sequence(F.lit(0), F.lit(count - 1)))
 
-    query = passengers.select(every(shards).alias("shard"), bucket(blocks).alias("block"),
+    # Sex blocks as physique_blocks.py draws them: a passenger in its sex's block (X for
+    # anything else), an entry in its own and X's, an entry that is not F or M in all.
+    blocked = config.photo_blocking == "sex"
+    own = F.when(F.col("sex").isin(*physique_blocks.BLOCKED_SEXES), F.col("sex")).otherwise(
+        F.lit(physique_blocks.UNBLOCKED)) if blocked else F.lit(physique_blocks.UNBLOCKED)
+    all_blocks = F.array(*[F.lit(b) for b in (*physique_blocks.BLOCKED_SEXES, physique_blocks.UNBLOCKED)])
+    found_in = (F.when(own == physique_blocks.UNBLOCKED, all_blocks)
+                .otherwise(F.array(own, F.lit(physique_blocks.UNBLOCKED)))) if blocked else F.array(own)
+    query = passengers.select(every(shards).alias("shard"), bucket(blocks).alias("block"), own.alias("sex_block"),
                               "unique_id", "face_embedding")
     base = watchlist.select(bucket(shards).alias("shard"), every(blocks).alias("block"),
-                            "unique_id", "face_embedding")
-    found = (query.groupBy("shard", "block").cogroup(base.groupBy("shard", "block"))
+                            F.explode(found_in).alias("sex_block"), "unique_id", "face_embedding")
+    keys = ("shard", "block", "sex_block")
+    found = (query.groupBy(*keys).cogroup(base.groupBy(*keys))
              .applyInArrow(_shard_search(config.neighbours, config.min_similarity), _SEARCH_SCHEMA))
     best_first = Window.partitionBy("scan_id").orderBy(F.desc("similarity"), "subject_id")
     return (found.withColumn("rank", F.row_number().over(best_first))

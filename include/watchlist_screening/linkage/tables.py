@@ -82,10 +82,12 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str):
     return con.execute(sql).fetchall()[0][0]
 
 
-def embeddings(con: duckdb.DuckDBPyConnection, table: str):
-    """(ids, float32 matrix n × 128) of a loaded table, rows in id order."""
-    arrow = con.sql(f"SELECT unique_id, face_embedding FROM {table} ORDER BY unique_id").to_arrow_table()
-    return arrow.column("unique_id").to_pylist(), embedding_matrix(arrow.column("face_embedding"))
+def embeddings(con: duckdb.DuckDBPyConnection, table: str, with_sex: bool = False):
+    """(ids, float32 matrix n × 128) of a loaded table, rows in id order; with_sex: and
+    each row's recorded sex (the photo search blocks on it)."""
+    arrow = con.sql(f"SELECT unique_id, face_embedding, sex FROM {table} ORDER BY unique_id").to_arrow_table()
+    found = (arrow.column("unique_id").to_pylist(), embedding_matrix(arrow.column("face_embedding")))
+    return (*found, arrow.column("sex").to_numpy(zero_copy_only=False)) if with_sex else found
 
 
 def embedding_matrix(column):

@@ -137,9 +137,10 @@ def _embeddings(column: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     """Rows of 128 finite numbers with a length to scale by, and their unit vectors."""
     ok = _bools(pc.equal(pc.list_value_length(column), c.EMBEDDING_SIZE))
     sized = np.flatnonzero(ok)
-    rows = column.take(pa.array(sized, pa.int64()))
+    # all rows the right length (the common case): no copy of the lists to take them
+    rows = column if len(sized) == len(column) else column.take(pa.array(sized, pa.int64()))
     flat = pc.cast(pc.list_flatten(rows), pa.float64(), safe=False)   # a NULL element becomes NaN below
-    matrix = flat.to_numpy(zero_copy_only=False).astype(np.float64).reshape(len(sized), c.EMBEDDING_SIZE)
+    matrix = flat.to_numpy(zero_copy_only=False).reshape(len(sized), c.EMBEDDING_SIZE)
     with np.errstate(invalid="ignore"):
         lengths = embedding_lengths(matrix)
     scalable = np.isfinite(matrix).all(axis=1) & (lengths > 0) & np.isfinite(lengths)
@@ -205,11 +206,13 @@ def check_columns(table: pa.Table | pa.RecordBatch, fields: tuple[Field, ...],
         columns[field.name] = typed
     vectors = np.zeros((0, c.EMBEDDING_SIZE), np.float32)
     if embedding is not None:
-        # scaled last, and only for rows good so far: the costliest rule
-        candidates = np.flatnonzero(good)
-        ok, matrix = _embeddings(embedding.take(pa.array(candidates, pa.int64())))
-        good[candidates[~ok]] = False
-        vectors = unit_vectors(matrix)
+        # Checked on every row, bad ones too: taking the good rows first would copy the
+        # batch's 128-number lists whenever one row is bad, which costs more than checking
+        # the few bad rows' embeddings.
+        ok, matrix = _embeddings(embedding)
+        kept = good[ok]
+        good &= ok
+        vectors = unit_vectors(matrix if kept.all() else matrix[kept])
     return Checked(good, columns, vectors)
 
 

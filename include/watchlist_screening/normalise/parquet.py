@@ -68,6 +68,16 @@ def inspect(file: LandingFile, dataset: Dataset) -> ParquetFile | RejectedEntry:
     return ParquetFile(file, rows, names, nanos)
 
 
+def _rows_of(mask: np.ndarray) -> pa.Array | None:
+    """The rows a mask keeps, or None when it keeps every row: a typed file's batches are
+    nearly always all good, and taking all of a batch copies its 128-float lists for nothing."""
+    return None if mask.all() else pa.array(np.flatnonzero(mask), pa.int64())
+
+
+def _taken(column: pa.Array, rows: pa.Array | None) -> pa.Array:
+    return column if rows is None else column.take(rows)
+
+
 def finish_rows(batch: pa.RecordBatch, source_file: str, dataset: Dataset,
                 nanos: frozenset[str] = frozenset()) -> Finished:
     """A batch of a file's rows (contract columns and ROW_INDEX) as good rows and
@@ -81,9 +91,10 @@ def finish_rows(batch: pa.RecordBatch, source_file: str, dataset: Dataset,
         if wrong.any():   # rare: those rows are named below, with the others
             vectors = vectors[~wrong[good]]
             good = good & ~wrong
-    kept = pa.array(np.flatnonzero(good), pa.int64())
-    staged = staged_rows(pa.repeat(pa.scalar(source_file), len(kept)), numbers.take(kept),
-                         {name: column.take(kept) for name, column in checked.columns.items()}, vectors, dataset, [])
+    kept = _rows_of(good)
+    staged = staged_rows(pa.repeat(pa.scalar(source_file), int(good.sum())), _taken(numbers, kept),
+                         {name: _taken(column, kept) for name, column in checked.columns.items()}, vectors,
+                         dataset, [])
     bad = np.flatnonzero(~good)
     records = json_records(batch, bad, dataset.fields, nanos)
     problems = []

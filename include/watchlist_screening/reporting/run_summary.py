@@ -9,6 +9,7 @@ import sys
 import psycopg
 from psycopg.rows import dict_row
 
+from watchlist_screening.orchestration.task_timing import latest_run_id, read_steps
 from watchlist_screening.pipeline_settings import Settings
 
 _COLUMNS = ("passengers", "quarantined", "quarantined_by_reason", "candidate_pairs", "matches",
@@ -37,6 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     if summary is None:
         print(f"no run recorded for {args.date}", file=sys.stderr)
         return 1
+    run_id = latest_run_id(args.dsn, args.date)
+    # beyond the contract's fields: where the run's time, CPU and memory went, per task
+    summary["tasks"] = read_steps(args.dsn, args.date, run_id) if run_id else []
     print(json.dumps(summary))
     return 0
 
