@@ -7,7 +7,9 @@ for every task under `airflow dags test`, so both figures are taken as differenc
 the task's start, never as the process's lifetime totals:
 
 - CPU-seconds: user + system time of the process and of the children it has waited for
-  (spark-submit's JVM, and through it Spark's Python workers), at the end minus at the start.
+  (spark-submit's JVM), at the end minus at the start. Spark's Python workers are the
+  JVM's children, which it does not wait for, so their time is not in the figure: the
+  normalise task's CPU-seconds understate it (20 s for a 248 s full-scale ingest).
 - Peak memory: the resident memory of the process and all its live descendants, summed,
   sampled every `interval` seconds by a daemon thread; a child that lives less than one
   interval can be missed, which a task that matters here (Spark, the photo search) does not.
