@@ -97,12 +97,12 @@ def free_port() -> int:
 
 
 def stack_env() -> dict[str, str]:
-    env = {}
-    for line in (REPO_ROOT / ".local" / "stack.env").read_text().splitlines():
-        if line.startswith("export "):
-            name, _, value = line[len("export "):].partition("=")
-            env[name] = value.strip("'")
-    return env
+    """The local stack's settings (scripts/stack.sh writes them as `_stack_default NAME
+    'value'` lines; the tests' reader parses them)."""
+    sys.path.insert(0, str(REPO_ROOT / "tests"))
+    from conftest import load_env_file
+
+    return load_env_file(REPO_ROOT / ".local" / "stack.env")
 
 
 @contextmanager
