@@ -54,7 +54,6 @@ from watchlist_screening.evaluation import precision_recall  # noqa: E402
 from watchlist_screening.evaluation.scenarios import SIZES, Scenario, Size, pick  # noqa: E402
 from watchlist_screening.generator import GeneratorConfig, generate  # noqa: E402
 from watchlist_screening.linkage import candidates, jsonl_loader, scoring, screen_day  # noqa: E402
-from watchlist_screening.linkage.tables import PASSENGERS  # noqa: E402
 
 DAY = "2026-11-21"
 TARGET_RECALL, TARGET_PRECISION = 0.99, 0.95
@@ -256,6 +255,38 @@ def _commit() -> str:
         return "unknown"
 
 
+def grid_report(size: Size, training: str, definitions: dict, **extra) -> dict:
+    """The start of every grid report: which code, when, on what machine, at what size."""
+    import psutil
+
+    return {
+        "commit": _commit(), "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"host": platform.node(), "cpus": os.cpu_count(),
+                    "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+                    "load_average_at_start": [round(x, 1) for x in os.getloadavg()]},
+        "size": dataclasses.asdict(size), "day": DAY, "training_method": training, **extra,
+        "definitions": definitions, "scenarios": {},
+    }
+
+
+def run_grid(report: dict, scenarios, run_one, summary, headline_of, out: Path) -> None:
+    """Each scenario through `run_one`, the report rewritten after each (a long grid
+    leaves its finished worlds behind if stopped); one failing world is recorded, not fatal."""
+    for scenario in scenarios:
+        print(f"scenario {scenario.name}: {scenario.world.changed()}", flush=True)
+        t0 = time.perf_counter()
+        try:
+            result = run_one(scenario)
+        except Exception as exc:  # noqa: BLE001 - one failing world must not hide the others
+            traceback.print_exc()
+            result = {"world": scenario.world.changed(), "error": f"{type(exc).__name__}: {exc}"[:1000]}
+        report["scenarios"][scenario.name] = result
+        print(f"  {time.perf_counter() - t0:.0f} s  {summary(result)}", flush=True)
+        report["headline"] = headline_of(report["scenarios"])
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenarios", default=None, help="comma-separated names (default: all)")
@@ -282,41 +313,23 @@ def main(argv: list[str] | None = None) -> int:
                                    ("sightings", args.sightings)) if v is not None}
     size = dataclasses.replace(size, **overrides)
     args.work_dir.mkdir(parents=True, exist_ok=True)
-    import psutil
+    report = grid_report(size, args.training, {
+        "sighting_recall": "sightings with at least one true pair alerted / sightings in the truth",
+        "precision": "true alerted pairs / alerted pairs",
+        "blocking_recall": "sightings with a true pair among the candidates / sightings",
+        "curves": "thresholds over every candidate pair; the model ranked by match weight, the face "
+                  "ranking by photo cosine, the supervised baseline by its probability",
+        "vs_face": "max over recall 0.5..1.0 of (face precision - model precision) at equal recall",
+    }, photo_blocking=args.photo_blocking)
 
-    report: dict = {
-        "commit": _commit(), "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"host": platform.node(), "cpus": os.cpu_count(),
-                    "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-                    "load_average_at_start": [round(x, 1) for x in os.getloadavg()]},
-        "size": dataclasses.asdict(size), "day": DAY, "training_method": args.training,
-        "photo_blocking": args.photo_blocking,
-        "definitions": {
-            "sighting_recall": "sightings with at least one true pair alerted / sightings in the truth",
-            "precision": "true alerted pairs / alerted pairs",
-            "blocking_recall": "sightings with a true pair among the candidates / sightings",
-            "curves": "thresholds over every candidate pair; the model ranked by match weight, the face "
-                      "ranking by photo cosine, the supervised baseline by its probability",
-            "vs_face": "max over recall 0.5..1.0 of (face precision - model precision) at equal recall",
-        },
-        "scenarios": {},
-    }
-    for scenario in pick(args.scenarios):
-        print(f"scenario {scenario.name}: {scenario.world.changed()}", flush=True)
-        t0 = time.perf_counter()
-        try:
-            result = run_scenario(scenario, size, args.work_dir, args.duckdb_memory_gb, args.training,
-                                  args.photo_blocking)
-        except Exception as exc:  # noqa: BLE001 - one failing world must not hide the others
-            traceback.print_exc()
-            result = {"world": scenario.world.changed(), "error": f"{type(exc).__name__}: {exc}"[:1000]}
-        report["scenarios"][scenario.name] = result
+    def summary(result: dict) -> str:
         m = result.get("model", {})
-        print(f"  {time.perf_counter() - t0:.0f} s  recall {m.get('sighting_recall')}  precision "
-              f"{m.get('precision')}  vs face {m.get('vs_face')}", flush=True)
-        report["headline"] = headline(report["scenarios"])
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+        return f"recall {m.get('sighting_recall')}  precision {m.get('precision')}  vs face {m.get('vs_face')}"
+
+    run_grid(report, pick(args.scenarios),
+             lambda scenario: run_scenario(scenario, size, args.work_dir, args.duckdb_memory_gb, args.training,
+                                           args.photo_blocking),
+             summary, headline, args.out)
     print()
     print(table(report["scenarios"]))
     print()

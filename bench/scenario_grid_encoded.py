@@ -25,11 +25,8 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
-import platform
 import sys
 import time
-import traceback
 from pathlib import Path
 
 import duckdb
@@ -39,7 +36,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "include"))
 sys.path.insert(0, str(REPO / "bench"))
 
-from scenario_grid import DAY, _commit, default_threshold, generated_day, model_scores, ranking_figures  # noqa: E402
+from scenario_grid import (DAY, default_threshold, generated_day, grid_report, model_scores,  # noqa: E402
+                           ranking_figures, run_grid)
 from watchlist_screening.evaluation import pairs, precision_recall  # noqa: E402
 from watchlist_screening.evaluation.scenarios import SIZES, Scenario, Size, pick  # noqa: E402
 from watchlist_screening.evaluation.screening_truth import evaluate, load_truth  # noqa: E402
@@ -172,36 +170,16 @@ def main(argv: list[str] | None = None) -> int:
                                    ("sightings", args.sightings)) if v is not None}
     size = dataclasses.replace(SIZES[args.size], **overrides)
     args.work_dir.mkdir(parents=True, exist_ok=True)
-    import psutil
-
-    report: dict = {
-        "commit": _commit(), "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "machine": {"host": platform.node(), "cpus": os.cpu_count(),
-                    "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-                    "load_average_at_start": [round(x, 1) for x in os.getloadavg()]},
-        "size": dataclasses.asdict(size), "day": DAY, "training_method": args.training,
-        "definitions": {
-            "sighting_recall": "sightings with at least one true pair alerted / sightings in the truth",
-            "precision": "true alerted pairs / alerted pairs",
-            "encoded_recall_at_clear_precision": "the encoded model's sighting recall at the highest threshold "
-                                                 "whose precision reaches the clear model's precision",
-            "linkage seconds": "candidates + training + scoring at the threshold (loading the JSONL is not linkage)",
-        },
-        "scenarios": {},
-    }
-    for scenario in pick(args.scenarios):
-        print(f"scenario {scenario.name}", flush=True)
-        t0 = time.perf_counter()
-        try:
-            result = run_scenario(scenario, size, args.work_dir, args.training, args.duckdb_memory_gb)
-        except Exception as exc:  # noqa: BLE001 - one failing world must not hide the others
-            traceback.print_exc()
-            result = {"world": scenario.world.changed(), "error": f"{type(exc).__name__}: {exc}"[:1000]}
-        report["scenarios"][scenario.name] = result
-        print(f"  {time.perf_counter() - t0:.0f} s  {result.get('encoded_vs_clear')}", flush=True)
-        report["headline"] = headline(report["scenarios"])
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2, default=str) + "\n")
+    report = grid_report(size, args.training, {
+        "sighting_recall": "sightings with at least one true pair alerted / sightings in the truth",
+        "precision": "true alerted pairs / alerted pairs",
+        "encoded_recall_at_clear_precision": "the encoded model's sighting recall at the highest threshold "
+                                             "whose precision reaches the clear model's precision",
+        "linkage seconds": "candidates + training + scoring at the threshold (loading the JSONL is not linkage)",
+    })
+    run_grid(report, pick(args.scenarios),
+             lambda scenario: run_scenario(scenario, size, args.work_dir, args.training, args.duckdb_memory_gb),
+             lambda result: str(result.get("encoded_vs_clear")), headline, args.out)
     print()
     print(table(report["scenarios"]))
     print(json.dumps(report["headline"], indent=2, default=str))

@@ -52,7 +52,70 @@ class NonRetryableAlertError(AlertDeliveryError, PermanentError):
     """The service rejected the request (bad payload, token, URL); sending it again cannot help."""
 
 
-class AlertClient:
+class BatchSender:
+    """What the REST and the gRPC client share: a batch cut into requests by each alert's
+    encoded size, the requests' answers merged into one in the caller's numbering, and an
+    alert that cannot be encoded refused on its own (never the whole batch)."""
+
+    unsendable = "not sendable"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def _encode(self, alert: dict[str, Any]) -> tuple[Any, str | bytes]:
+        """(what a request carries, its encoded form for sizing); TypeError or ValueError
+        when the alert cannot be encoded."""
+        raise NotImplementedError
+
+    def _submit(self, payloads: list, key: str, run_id: str | None, run_planned_at: str | None) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def send_batch(self, alerts: list[dict[str, Any]], idempotency_key: str,
+                   run_id: str | None = None, run_planned_at: str | None = None) -> dict[str, Any]:
+        """Send one batch; returns the service's result: received, created, updated,
+        duplicates, refused, results (stored alerts) and refusals (index into `alerts`,
+        scan_id, subject_id, reason, errors). `run_id` names the pipeline run sending it,
+        planned at `run_planned_at` (ISO 8601; orders the day's runs). Raises
+        RetryableAlertError when transient failures outlast the retries,
+        NonRetryableAlertError (with the REST status, e.g. 410 for a superseded run) when the
+        service refuses the request."""
+        if not alerts:
+            raise ValueError("send_batch needs at least one alert")
+        payloads, sized, refusals = {}, [], []
+        for index, alert in enumerate(alerts):
+            try:
+                payloads[index], encoded = self._encode(alert)
+            except (TypeError, ValueError) as exc:
+                refusals.append({"index": index, "scan_id": str(alert.get("scan_id")),
+                                 "subject_id": str(alert.get("subject_id")),
+                                 "reason": f"{self.unsendable}: {exc}", "errors": []})
+            else:
+                sized.append((index, encoded))
+        parts = _requests_of(sized)
+        merged: dict[str, Any] = {**{k: 0 for k in _COUNTS}, "results": [], "refusals": list(refusals)}
+        for n, part in enumerate(parts):
+            key = idempotency_key if len(parts) == 1 else f"{idempotency_key}-p{n:03d}"
+            result = self._submit([payloads[i] for i, _ in part], key, run_id, run_planned_at)
+            if len(parts) == 1 and not refusals:
+                return result  # the service's own answer, as a replay of it would be
+            for name in _COUNTS:
+                merged[name] += int(result.get(name, 0) or 0)
+            merged["results"] += result.get("results", [])
+            # The service numbers refusals within its request; the caller's are batch-wide.
+            merged["refusals"] += [{**r, "index": part[int(r["index"])][0]} for r in result.get("refusals", [])]
+        merged["received"] += len(refusals)
+        merged["refused"] += len(refusals)
+        merged["refusals"].sort(key=lambda r: r["index"])
+        return merged
+
+
+class AlertClient(BatchSender):
     def __init__(
         self,
         base_url: str,
@@ -79,53 +142,23 @@ class AlertClient:
     def __repr__(self) -> str:  # never the token
         return f"AlertClient({self._url!r}, max_retries={self.max_retries})"
 
-    def __enter__(self) -> "AlertClient":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def close(self) -> None:
         self._session.close()
 
-    def send_batch(self, alerts: list[dict[str, Any]], idempotency_key: str,
-                   run_id: str | None = None, run_planned_at: str | None = None) -> dict[str, Any]:
-        """POST one batch; returns the service's result: received, created, updated,
-        duplicates, refused, results (stored alerts) and refusals (index into `alerts`,
-        scan_id, subject_id, reason). `run_id` names the pipeline run sending it, planned at
-        `run_planned_at` (ISO 8601; orders the day's runs)."""
-        if not alerts:
-            raise ValueError("send_batch needs at least one alert")
-        encoded, refusals = [], []
-        for index, alert in enumerate(alerts):
-            try:
-                # allow_nan=False: NaN is not JSON; the service would refuse the whole body.
-                encoded.append((index, json.dumps(alert, allow_nan=False)))
-            except ValueError as exc:
-                refusals.append({"index": index, "scan_id": str(alert.get("scan_id")),
-                                 "subject_id": str(alert.get("subject_id")),
-                                 "reason": f"not sendable as JSON: {exc}", "errors": []})
-        parts = _requests_of(encoded)
-        merged: dict[str, Any] = {**{k: 0 for k in _COUNTS}, "results": [], "refusals": list(refusals)}
-        for n, part in enumerate(parts):
-            key = idempotency_key if len(parts) == 1 else f"{idempotency_key}-p{n:03d}"
-            body = '{"alerts": [' + ", ".join(text for _, text in part) + "]"
-            run = {"run_id": run_id, "run_planned_at": run_planned_at} if run_id else {}
-            body += "".join(f", {json.dumps(k)}: {json.dumps(v)}" for k, v in run.items() if v) + "}"
-            headers = {"Content-Type": "application/json", "Idempotency-Key": _sf_string(key)}
-            resp = self._request("POST", self._url, f"batch {key}", data=body.encode("utf-8"), headers=headers)
-            result = _json_result(resp, dict)
-            if len(parts) == 1 and not refusals:
-                return result  # the service's own answer, as a replay of it would be
-            for name in _COUNTS:
-                merged[name] += int(result.get(name, 0) or 0)
-            merged["results"] += result.get("results", [])
-            # The service numbers refusals within its request; the caller's are batch-wide.
-            merged["refusals"] += [{**r, "index": part[int(r["index"])][0]} for r in result.get("refusals", [])]
-        merged["received"] += len(refusals)
-        merged["refused"] += len(refusals)
-        merged["refusals"].sort(key=lambda r: r["index"])
-        return merged
+    unsendable = "not sendable as JSON"
+
+    def _encode(self, alert: dict[str, Any]) -> tuple[str, str]:
+        # allow_nan=False: NaN is not JSON; the service would refuse the whole body.
+        text = json.dumps(alert, allow_nan=False)
+        return text, text
+
+    def _submit(self, payloads: list[str], key: str, run_id: str | None, run_planned_at: str | None) -> dict[str, Any]:
+        body = '{"alerts": [' + ", ".join(payloads) + "]"
+        run = {"run_id": run_id, "run_planned_at": run_planned_at} if run_id else {}
+        body += "".join(f", {json.dumps(k)}: {json.dumps(v)}" for k, v in run.items() if v) + "}"
+        headers = {"Content-Type": "application/json", "Idempotency-Key": _sf_string(key)}
+        resp = self._request("POST", self._url, f"batch {key}", data=body.encode("utf-8"), headers=headers)
+        return _json_result(resp, dict)
 
     def complete_run(self, day: str, run_id: str, model_version: str, batches: int,
                      batch: int | None = None, planned_at: str | None = None) -> dict[str, Any]:
@@ -192,9 +225,9 @@ class AlertClient:
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
-def _requests_of(encoded: list[tuple[int, str]]) -> list[list[tuple[int, str]]]:
-    """(index, JSON) of each alert cut into requests within the service's bounds."""
-    parts: list[list[tuple[int, str]]] = []
+def _requests_of(encoded: list[tuple[int, str | bytes]]) -> list[list[tuple[int, str | bytes]]]:
+    """(index, encoded alert) of each alert cut into requests within the service's bounds."""
+    parts: list[list[tuple[int, str | bytes]]] = []
     size = 0
     for item in encoded:
         if not parts or len(parts[-1]) >= MAX_ALERTS_PER_REQUEST or size + len(item[1]) + 2 > MAX_REQUEST_BYTES:

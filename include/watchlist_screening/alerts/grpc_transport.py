@@ -29,9 +29,9 @@ from watchlist_screening.alerts.client import (
     MAX_ALERTS_PER_REQUEST,
     MAX_REQUEST_BYTES,
     AlertClient,
+    BatchSender,
     NonRetryableAlertError,
     RetryableAlertError,
-    _requests_of,
 )
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,6 @@ _RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, gr
 _SCALAR_FIELDS = ("scan_id", "subject_id", "airport", "date", "match_probability", "match_weight",
                   "model_version", "photo_similarity", "group_id", "run_report_url")
 _OBJECT_FIELDS = ("evidence", "passenger", "subject")
-_COUNTS = ("received", "created", "updated", "duplicates", "refused")
 _INT64 = 2**63
 
 
@@ -136,7 +135,7 @@ def _run_state(state: Any) -> dict[str, Any]:
             "superseded": state.superseded, "withdrawn": state.withdrawn}
 
 
-class GrpcAlertClient:
+class GrpcAlertClient(BatchSender):
     def __init__(
         self,
         target: str,
@@ -170,58 +169,23 @@ class GrpcAlertClient:
     def __repr__(self) -> str:  # never the token
         return f"GrpcAlertClient({self.target!r}, max_retries={self.max_retries})"
 
-    def __enter__(self) -> "GrpcAlertClient":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def close(self) -> None:
         self._channel.close()
 
-    def send_batch(self, alerts: list[dict[str, Any]], idempotency_key: str,
-                   run_id: str | None = None, run_planned_at: str | None = None) -> dict[str, Any]:
-        """Send one batch; returns what AlertClient.send_batch returns: received, created,
-        updated, duplicates, refused, results (stored alerts) and refusals (index into
-        `alerts`, scan_id, subject_id, reason, errors). Raises RetryableAlertError when
-        transient failures outlast the retries, NonRetryableAlertError (with the REST
-        status, e.g. 410 for a superseded run) when the service refuses the request."""
-        if not alerts:
-            raise ValueError("send_batch needs at least one alert")
-        encoded, refusals = [], []
-        for index, alert in enumerate(alerts):
-            try:
-                message = alert_message(alert)
-            except (TypeError, ValueError) as exc:
-                refusals.append({"index": index, "scan_id": str(alert.get("scan_id")),
-                                 "subject_id": str(alert.get("subject_id")),
-                                 "reason": f"not sendable over gRPC: {exc}", "errors": []})
-            else:
-                encoded.append((index, message))
-        # Cut as the REST client cuts, by each alert's encoded size.
-        sized = [(index, message.SerializeToString()) for index, message in encoded]
-        messages = dict(encoded)
-        parts = _requests_of(sized)  # type: ignore[arg-type]
-        merged: dict[str, Any] = {**{k: 0 for k in _COUNTS}, "results": [], "refusals": list(refusals)}
-        for n, part in enumerate(parts):
-            key = idempotency_key if len(parts) == 1 else f"{idempotency_key}-p{n:03d}"
-            request = pb.SubmitAlertsRequest(alerts=[messages[i] for i, _ in part], idempotency_key=key)
-            if run_id:
-                request.run_id = run_id
-                if run_planned_at:
-                    request.run_planned_at = run_planned_at
-            result = result_dict(self._call("SubmitAlerts", request, f"batch {key}"))
-            if len(parts) == 1 and not refusals:
-                return result
-            for name in _COUNTS:
-                merged[name] += result[name]
-            merged["results"] += result["results"]
-            # The service numbers refusals within its request; the caller's are batch-wide.
-            merged["refusals"] += [{**r, "index": part[r["index"]][0]} for r in result["refusals"]]
-        merged["received"] += len(refusals)
-        merged["refused"] += len(refusals)
-        merged["refusals"].sort(key=lambda r: r["index"])
-        return merged
+    unsendable = "not sendable over gRPC"
+
+    def _encode(self, alert: dict[str, Any]):
+        message = alert_message(alert)
+        # cut as the REST client cuts, by each alert's encoded size
+        return message, message.SerializeToString()
+
+    def _submit(self, payloads: list, key: str, run_id: str | None, run_planned_at: str | None) -> dict[str, Any]:
+        request = pb.SubmitAlertsRequest(alerts=payloads, idempotency_key=key)
+        if run_id:
+            request.run_id = run_id
+            if run_planned_at:
+                request.run_planned_at = run_planned_at
+        return result_dict(self._call("SubmitAlerts", request, f"batch {key}"))
 
     def complete_run(self, day: str, run_id: str, model_version: str, batches: int,
                      batch: int | None = None, planned_at: str | None = None) -> dict[str, Any]:
