@@ -18,10 +18,10 @@ import pytest
 import requests
 
 from watchlist_screening.evaluation.screening_truth import alert_pairs_from_service, evaluate, load_truth
+from tests.e2e.airflow_home import REPO_ROOT, airflow_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 DAY = "2031-03-14"  # a day no other test or demo uses, so the alerts service holds only ours
 SIGHTINGS = 24
 BAD_LINES = 10
@@ -47,26 +47,9 @@ def forget_alerts_of_the_day(alerts_dsn: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def warehouse_dsn(stack_db):
-    """A warehouse of this test alone: the session's shared one holds models other tests
-    trained on other watchlists, and the DAG would (rightly) reuse the newest of them."""
-    from tests.conftest import migrated_database
-
-    with migrated_database(stack_db["WAREHOUSE_DSN"], "warehouse") as dsn:
-        yield dsn
-
-
-@pytest.fixture(scope="module")
 def run_env(stack_up, warehouse_dsn, tmp_path_factory) -> dict[str, str]:
     forget_alerts_of_the_day(stack_up["ALERTS_DB_DSN"])
-    airflow_home = tmp_path_factory.mktemp("airflow")
-    env = {**os.environ, "AIRFLOW_HOME": str(airflow_home),
-           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home}/airflow.db",
-           "WATCHLIST_MODEL_DIR": str(airflow_home / "models"),
-           "AIRFLOW_CONN_WAREHOUSE_POSTGRES": warehouse_dsn, "WAREHOUSE_DSN": warehouse_dsn}
-    subprocess.run(["bash", "-c", f"source {REPO_ROOT}/scripts/env.sh && airflow db migrate"], env=env,
-                   check=True, capture_output=True)
-    return env
+    return airflow_env(tmp_path_factory.mktemp("airflow"), warehouse_dsn)
 
 
 def run_day(landing: Path, env: dict[str, str]) -> dict:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from tests.e2e.airflow_home import REPO_ROOT, airflow_env
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 # Days no other test uses (the session's alerting service holds every test's alerts).
 TRAIN_DAY, EMPTY_DAY, NO_MATCH_DAY, NO_WATCHLIST_DAY = "2031-05-01", "2031-05-02", "2031-05-03", "2031-05-04"
 # Days of a second, fresh warehouse (no model in it).
@@ -62,23 +62,8 @@ def landings(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def warehouse_dsn(stack_db):
-    from tests.conftest import migrated_database
-
-    with migrated_database(stack_db["WAREHOUSE_DSN"], "warehouse") as dsn:
-        yield dsn
-
-
-@pytest.fixture(scope="module")
 def run_env(stack_up, warehouse_dsn, tmp_path_factory) -> dict[str, str]:
-    airflow_home = tmp_path_factory.mktemp("airflow")
-    env = {**os.environ, "AIRFLOW_HOME": str(airflow_home),
-           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home}/airflow.db",
-           "WATCHLIST_MODEL_DIR": str(airflow_home / "models"),
-           "AIRFLOW_CONN_WAREHOUSE_POSTGRES": warehouse_dsn, "WAREHOUSE_DSN": warehouse_dsn}
-    subprocess.run(["bash", "-c", f"source {REPO_ROOT}/scripts/env.sh && airflow db migrate"], env=env,
-                   check=True, capture_output=True)
-    return env
+    return airflow_env(tmp_path_factory.mktemp("airflow"), warehouse_dsn)
 
 
 def run_day(day: str, landing: Path, env: dict[str, str]) -> dict:

@@ -18,7 +18,7 @@ import pytest
 import requests
 from psycopg import sql
 
-from tests.e2e.test_dag_run import REPO_ROOT
+from tests.e2e.airflow_home import REPO_ROOT, airflow_env
 from watchlist_screening.alerts.payload import ENCODED_PASSENGER_FIELDS, ENCODED_SUBJECT_FIELDS
 from watchlist_screening.evaluation.screening_truth import alert_pairs_from_service, evaluate, load_truth
 from watchlist_screening.normalise import contract as c
@@ -68,28 +68,15 @@ def landings(tmp_path_factory) -> tuple[Path, Path, list[str]]:
 
 
 @pytest.fixture(scope="module")
-def warehouse_dsn(stack_db):
-    from tests.conftest import migrated_database
-
-    with migrated_database(stack_db["WAREHOUSE_DSN"], "warehouse") as dsn:
-        yield dsn
-
-
-@pytest.fixture(scope="module")
 def run_env(stack_up, warehouse_dsn, tmp_path_factory) -> dict[str, str]:
     # the session's service: start from no alert of our day, keys included (test_dag_run.py)
     with psycopg.connect(stack_up["ALERTS_DB_DSN"]) as conn:
         conn.execute("DELETE FROM alerts.idempotency_keys WHERE idempotency_key LIKE %s", (f"alerts-{DAY}-%",))
         conn.execute("DELETE FROM alerts.alerts WHERE date = %s", (DAY,))
     home = tmp_path_factory.mktemp("airflow-encoded")
-    env = {**os.environ, "AIRFLOW_HOME": str(home),
-           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-           "WATCHLIST_MODEL_DIR": str(home / "models"), "WATCHLIST_REPORT_DIR": str(home / "reports"),
-           "AIRFLOW_CONN_WAREHOUSE_POSTGRES": warehouse_dsn, "WAREHOUSE_DSN": warehouse_dsn,
-           "WATCHLIST_DEADLINE_HOURS": "0"}
-    env.pop("WATCHLIST_PRIVACY_MODE", None)   # the DAG param, not the environment, says encoded
-    subprocess.run(["bash", "-c", f"source {REPO_ROOT}/scripts/env.sh && airflow db migrate"], env=env, check=True,
-                   capture_output=True)
+    env = airflow_env(home, warehouse_dsn, WATCHLIST_REPORT_DIR=str(home / "reports"), WATCHLIST_DEADLINE_HOURS="0")
+    # the DAG param, not the environment, says encoded (the DAG reads it at run time)
+    env.pop("WATCHLIST_PRIVACY_MODE", None)
     return env
 
 
