@@ -95,6 +95,10 @@ class Settings:
     photo_blocking: str = "none"
     # where the day's candidate pairs wait between training and scoring; None: not kept
     candidate_cache_dir: Path | None = LOCAL_DIR / "candidate-cache"
+    # the linkage's DuckDB buffer budget (GB) and where it spills past it: DuckDB's own
+    # default, 80% of RAM, leaves the photo search's arrays and the other tasks nothing
+    duckdb_memory_gb: float = 6.0
+    duckdb_spill_dir: Path = LOCAL_DIR / "duckdb-spill"
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -132,4 +136,6 @@ class Settings:
             privacy_mode=_env("WATCHLIST_PRIVACY_MODE", "clear").strip().lower(),
             photo_blocking=_env("WATCHLIST_PHOTO_BLOCKING", "none").strip().lower(),
             candidate_cache_dir=_path_or_none("WATCHLIST_CANDIDATE_CACHE_DIR", LOCAL_DIR / "candidate-cache"),
+            duckdb_memory_gb=float(_env("WATCHLIST_DUCKDB_MEMORY_GB", "6")),
+            duckdb_spill_dir=Path(_env("WATCHLIST_DUCKDB_SPILL_DIR", str(LOCAL_DIR / "duckdb-spill"))),
         )

@@ -109,6 +109,8 @@ PIPELINE_ENV_NOT_IN_COMPOSE = {
     "WATCHLIST_PHOTO_BLOCKING": "the default (none: one photo search of the whole list) applies",
     "WATCHLIST_CANDIDATE_CACHE_DIR": "the default under the worker's .local/ (a worker without the file searches again)",
     "WATCHLIST_MISS_COST": "the default (3 false alerts per missed wanted person: threshold 0.25) applies",
+    "WATCHLIST_DUCKDB_MEMORY_GB": "tuning: the default (6 GB) applies",
+    "WATCHLIST_DUCKDB_SPILL_DIR": "the default under the worker's .local/",
 }
 # Local Airflow settings compose leaves to the image's defaults, and why.
 LOCAL_ONLY_AIRFLOW = {

@@ -13,7 +13,7 @@ VARIABLES = ("WATCHLIST_LANDING_DIR", "WAREHOUSE_DSN", "ALERTS_URL", "ALERTS_PIP
              "WATCHLIST_GROUPING_METHOD", "WATCHLIST_GROUPING_SCOPE", "SPARK_MASTER", "SPARK_CHECKPOINT_DIR",
              "WATCHLIST_ONCALL_WEBHOOK", "WATCHLIST_DEADLINE_HOURS", "WATCHLIST_LANDING_POLL_SECONDS",
              "WATCHLIST_ALERT_TRANSPORT", "ALERTS_GRPC_TARGET", "WATCHLIST_PHOTO_BLOCKING",
-             "WATCHLIST_CANDIDATE_CACHE_DIR")
+             "WATCHLIST_CANDIDATE_CACHE_DIR", "WATCHLIST_DUCKDB_MEMORY_GB", "WATCHLIST_DUCKDB_SPILL_DIR")
 
 
 @pytest.fixture
@@ -36,6 +36,7 @@ def test_defaults_without_any_variable(bare_env):
     assert (s.oncall_webhook, s.deadline_hours, s.landing_poll_seconds) == (None, 9.0, 300.0)
     assert (s.alert_transport, s.alerts_grpc_target) == ("rest", "127.0.0.1:8089")
     assert (s.photo_blocking, s.candidate_cache_dir) == ("none", LOCAL_DIR / "candidate-cache")
+    assert (s.duckdb_memory_gb, s.duckdb_spill_dir) == (6.0, LOCAL_DIR / "duckdb-spill")
 
 
 def test_each_variable_reaches_its_field(bare_env):
@@ -45,7 +46,8 @@ def test_each_variable_reaches_its_field(bare_env):
                         "WATCHLIST_ONCALL_WEBHOOK": "http://pager.test/hook", "WATCHLIST_DEADLINE_HOURS": "0",
                         "WATCHLIST_LANDING_POLL_SECONDS": "5", "WATCHLIST_ALERT_TRANSPORT": "gRPC",
                         "ALERTS_GRPC_TARGET": "lb:9000", "WATCHLIST_PHOTO_BLOCKING": "Sex",
-                        "WATCHLIST_CANDIDATE_CACHE_DIR": "/shared/candidates"}.items():
+                        "WATCHLIST_CANDIDATE_CACHE_DIR": "/shared/candidates", "WATCHLIST_DUCKDB_MEMORY_GB": "2.5",
+                        "WATCHLIST_DUCKDB_SPILL_DIR": "/scratch/duckdb"}.items():
         bare_env.setenv(name, value)
     s = Settings.from_env()
     assert s.match_threshold == 0.5 and s.match_threshold_set is None  # derived from the miss cost
@@ -54,7 +56,21 @@ def test_each_variable_reaches_its_field(bare_env):
     assert (s.oncall_webhook, s.deadline_hours, s.landing_poll_seconds) == ("http://pager.test/hook", 0.0, 5.0)
     assert (s.alert_transport, s.alerts_grpc_target) == ("grpc", "lb:9000")
     assert (s.photo_blocking, str(s.candidate_cache_dir)) == ("sex", "/shared/candidates")
+    assert (s.duckdb_memory_gb, str(s.duckdb_spill_dir)) == (2.5, "/scratch/duckdb")
     bare_env.setenv("WATCHLIST_CANDIDATE_CACHE_DIR", "")
     assert Settings.from_env().candidate_cache_dir is None   # empty: pairs are not kept between tasks
     bare_env.setenv("WATCHLIST_MATCH_THRESHOLD", "0.8")
     assert Settings.from_env().match_threshold == Settings.from_env().match_threshold_set == 0.8
+
+
+def test_the_linkage_duckdb_keeps_to_its_budget_and_spills_where_told(tmp_path):
+    import dataclasses
+
+    from watchlist_screening.linkage.screen_day import linkage_connection
+
+    settings = dataclasses.replace(Settings.from_env(), duckdb_memory_gb=1.5, duckdb_spill_dir=tmp_path / "spill")
+    con = linkage_connection(settings)
+    limit, spill = con.execute("SELECT current_setting('memory_limit'), current_setting('temp_directory')").fetchone()
+    assert limit in ("1.3 GiB", "1.4 GiB") and spill == str(tmp_path / "spill") and (tmp_path / "spill").is_dir()
+    with pytest.raises(ValueError, match="WATCHLIST_DUCKDB_MEMORY_GB"):
+        linkage_connection(dataclasses.replace(settings, duckdb_memory_gb=0))

@@ -46,6 +46,9 @@ SIZES = {
     "default": Size(),
     # checks the grid end to end in a couple of minutes
     "small": Size(watchlist=2_000, passengers_per_airport=4_000, sightings=40),
+    # four times the default: a sighting is an eighth of a recall point, so comparisons
+    # "within one point" are not decided by a single alert (the encoded grid)
+    "large": Size(watchlist=20_000, passengers_per_airport=40_000, sightings=800),
 }
 
 

@@ -83,11 +83,23 @@ def candidate_settings(settings: Settings) -> candidates.CandidateConfig:
     return candidates.CandidateConfig(photo_blocking=settings.photo_blocking)
 
 
+def linkage_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """A DuckDB held to the pipeline's memory budget, spilling past it (the full-scale
+    day's training task peaked over 12 GB on DuckDB's default budget)."""
+    if settings.duckdb_memory_gb <= 0:
+        raise ValueError(f"WATCHLIST_DUCKDB_MEMORY_GB must be positive, not {settings.duckdb_memory_gb}")
+    settings.duckdb_spill_dir.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{settings.duckdb_memory_gb:g}GB'")
+    con.execute("SET temp_directory = ?", [str(settings.duckdb_spill_dir)])
+    return con
+
+
 def _prepared(dsn: str, day: dt.date, watchlist_version: int, config: candidates.CandidateConfig,
               engine: str | None = "duckdb", settings: Settings | None = None):
     """The day and the watchlist in DuckDB, with the candidate pairs searched on `engine`
     (None: none yet, the Spark scoring searches its own)."""
-    con = duckdb.connect()
+    con = linkage_connection(settings or Settings.from_env())
     counts = tables.load_tables(con, dsn, day, watchlist_version)
     counts["candidate_pairs"] = 0
     if counts[tables.PASSENGERS] and engine == "spark":
