@@ -154,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.keep_database:
             drop_database(base, dsn)
     tasks = summary.pop("tasks", [])
+    peak_mb = max((t["peak_memory_mb"] or 0 for t in tasks), default=0)
     commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"], capture_output=True,
                             text=True).stdout.strip()
     report = {
@@ -169,9 +170,12 @@ def main(argv: list[str] | None = None) -> int:
         "run": {"wall_seconds": round(seconds, 1), "wall_minutes": round(seconds / 60, 2),
                 "machine_memory_growth_gb": round(memory_gb, 2),
                 "task_cpu_seconds": round(sum(t["cpu_seconds"] or 0 for t in tasks), 1),
-                "largest_task_peak_memory_mb": max((t["peak_memory_mb"] or 0 for t in tasks), default=0)},
+                "largest_task_peak_memory_mb": peak_mb},
         "targets": {"wall_minutes": TARGET_MINUTES, "memory_gb": TARGET_MEMORY_GB,
-                    "wall_met": seconds / 60 <= TARGET_MINUTES, "memory_met": memory_gb <= TARGET_MEMORY_GB},
+                    "wall_met": seconds / 60 <= TARGET_MINUTES,
+                    # the machine's growth and the largest task's own peak (a process tree
+                    # can peak above what the machine shows at the moments it is sampled)
+                    "memory_met": max(memory_gb, peak_mb / 1000) <= TARGET_MEMORY_GB},
         "tasks": tasks, "summary": summary, "accuracy": figures,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
