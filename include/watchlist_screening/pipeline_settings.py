@@ -91,8 +91,9 @@ class Settings:
     alerts_grpc_target: str = "127.0.0.1:8089"
     # PRIVACY_MODES; the DAG param 'privacy_mode' overrides it per run
     privacy_mode: str = "clear"
-    # the photo search's blocks (linkage/physique_blocks.py): "none" or "sex"
-    photo_blocking: str = "none"
+    # the photo search's blocks (linkage/candidates.py, physique_blocks.py): "auto" (sex
+    # blocks for a full-scale day's search, none for smaller ones), "none" or "sex"
+    photo_blocking: str = "auto"
     # where the day's candidate pairs wait between training and scoring; None: not kept
     candidate_cache_dir: Path | None = LOCAL_DIR / "candidate-cache"
     # the linkage's DuckDB buffer budget (GB) and where it spills past it: DuckDB's own
@@ -134,7 +135,7 @@ class Settings:
             alert_transport=_env("WATCHLIST_ALERT_TRANSPORT", "rest").strip().lower(),
             alerts_grpc_target=_env("ALERTS_GRPC_TARGET", "127.0.0.1:8089"),
             privacy_mode=_env("WATCHLIST_PRIVACY_MODE", "clear").strip().lower(),
-            photo_blocking=_env("WATCHLIST_PHOTO_BLOCKING", "none").strip().lower(),
+            photo_blocking=_env("WATCHLIST_PHOTO_BLOCKING", "auto").strip().lower(),
             candidate_cache_dir=_path_or_none("WATCHLIST_CANDIDATE_CACHE_DIR", LOCAL_DIR / "candidate-cache"),
             duckdb_memory_gb=float(_env("WATCHLIST_DUCKDB_MEMORY_GB", "6")),
             duckdb_spill_dir=Path(_env("WATCHLIST_DUCKDB_SPILL_DIR", str(LOCAL_DIR / "duckdb-spill"))),

@@ -106,7 +106,7 @@ PIPELINE_ENV_NOT_IN_COMPOSE = {
     "WATCHLIST_TRAINING_METHOD": "the default trainer (em) applies",
     "WATCHLIST_ALERT_TRANSPORT": "the default transport (REST) applies; the connection's extra names grpc_port",
     "ALERTS_GRPC_TARGET": "tasks use the alerting_service connection's extra grpc_port",
-    "WATCHLIST_PHOTO_BLOCKING": "the default (none: one photo search of the whole list) applies",
+    "WATCHLIST_PHOTO_BLOCKING": "the default (auto: sex blocks for a full-scale day's search only) applies",
     "WATCHLIST_CANDIDATE_CACHE_DIR": "the default under the worker's .local/ (a worker without the file searches again)",
     "WATCHLIST_MISS_COST": "the default (3 false alerts per missed wanted person: threshold 0.25) applies",
     "WATCHLIST_DUCKDB_MEMORY_GB": "tuning: the default (6 GB) applies",

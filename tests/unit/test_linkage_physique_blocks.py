@@ -97,5 +97,22 @@ def test_no_blocking_is_one_search_and_an_unknown_blocking_is_refused():
     config = CandidateConfig()   # the default: one search
     _, idx = blocked_photo_neighbours(query, ["F"] * 20, base, ["M"] * 30, 5, config)
     np.testing.assert_array_equal(idx, photo_neighbours(query, base, 5, config)[1])
-    with pytest.raises(ValueError, match="photo_blocking must be one of sex, none"):
+    with pytest.raises(ValueError, match="photo_blocking must be one of auto, sex, none"):
         CandidateConfig(photo_blocking="height")
+
+
+def test_auto_blocks_by_sex_only_once_the_search_is_big_enough():
+    rng = np.random.default_rng(10)
+    query, base = _unit(rng, 20), _unit(rng, 30)
+    small = CandidateConfig(photo_blocking="auto", auto_blocking_products=20 * 30 + 1)
+    big = CandidateConfig(photo_blocking="auto", auto_blocking_products=20 * 30)
+    assert (small.blocking_for(20, 30), big.blocking_for(20, 30)) == ("none", "sex")
+    assert CandidateConfig(photo_blocking="sex").blocking_for(1, 1) == "sex"
+    # the default threshold: a full-scale day is blocked, the grid's days are not
+    default = CandidateConfig(photo_blocking="auto")
+    assert default.blocking_for(1_000_000, 1_000_000) == "sex" and default.blocking_for(100_000, 20_000) == "none"
+    # below the threshold the same answer as one search; above, the sex-blocked one's
+    _, unblocked = blocked_photo_neighbours(query, ["F"] * 20, base, ["M"] * 15 + ["F"] * 15, 5, small)
+    np.testing.assert_array_equal(unblocked, photo_neighbours(query, base, 5, small)[1])
+    _, blocked = blocked_photo_neighbours(query, ["F"] * 20, base, ["M"] * 15 + ["F"] * 15, 5, big)
+    assert (blocked >= 15).all()

@@ -35,7 +35,7 @@ def test_defaults_without_any_variable(bare_env):
     assert (s.spark_master, s.spark_checkpoint_dir) == ("local[*]", None)
     assert (s.oncall_webhook, s.deadline_hours, s.landing_poll_seconds) == (None, 9.0, 300.0)
     assert (s.alert_transport, s.alerts_grpc_target) == ("rest", "127.0.0.1:8089")
-    assert (s.photo_blocking, s.candidate_cache_dir) == ("none", LOCAL_DIR / "candidate-cache")
+    assert (s.photo_blocking, s.candidate_cache_dir) == ("auto", LOCAL_DIR / "candidate-cache")
     assert (s.duckdb_memory_gb, s.duckdb_spill_dir) == (6.0, LOCAL_DIR / "duckdb-spill")
 
 

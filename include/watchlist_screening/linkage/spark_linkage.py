@@ -175,8 +175,9 @@ def photo_pairs(passengers, watchlist, config: CandidateConfig = CandidateConfig
     from pyspark.sql import functions as F
     from pyspark.sql.window import Window
 
-    shards = max(1, math.ceil(watchlist.count() / spark_config.shard_rows))
-    blocks = max(1, math.ceil(passengers.count() / spark_config.block_rows))
+    n_watchlist, n_passengers = watchlist.count(), passengers.count()
+    shards = max(1, math.ceil(n_watchlist / spark_config.shard_rows))
+    blocks = max(1, math.ceil(n_passengers / spark_config.block_rows))
 
     # Both sides' keys must have one type: cogroup would not pair an int 0 with a long 0.
     def bucket(count: int):
@@ -187,7 +188,7 @@ def photo_pairs(passengers, watchlist, config: CandidateConfig = CandidateConfig
 
     # Sex blocks as physique_blocks.py draws them: a passenger in its sex's block (X for
     # anything else), an entry in its own and X's, an entry that is not F or M in all.
-    blocked = config.photo_blocking == "sex"
+    blocked = config.blocking_for(n_passengers, n_watchlist) == "sex"
     own = F.when(F.col("sex").isin(*physique_blocks.BLOCKED_SEXES), F.col("sex")).otherwise(
         F.lit(physique_blocks.UNBLOCKED)) if blocked else F.lit(physique_blocks.UNBLOCKED)
     all_blocks = F.array(*[F.lit(b) for b in (*physique_blocks.BLOCKED_SEXES, physique_blocks.UNBLOCKED)])
