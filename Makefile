@@ -86,11 +86,13 @@ bench: db  ## benchmarks; figures written to bench/results/*.json
 	@$(ENV); $(PY) bench/scenario_grid.py
 	@$(ENV); $(PY) bench/privacy_bench.py
 	@$(ENV); $(PY) bench/scenario_grid_encoded.py --size large --out bench/results/scenario_grid_encoded_large.json
+	@$(ENV); $(PY) bench/scenario_grid_encoded.py --scenarios default --watchlist 20000 --passengers-per-airport 50000 --out bench/results/linkage_encoded_20k_100k.json
 
 .PHONY: bench-privacy
 bench-privacy: install  ## privacy-preserving mode: FEBRL4 on CLKs, encoding throughput, frequency attack, the grid encoded against clear
 	@$(ENV); $(PY) bench/privacy_bench.py
 	@$(ENV); $(PY) bench/scenario_grid_encoded.py --size large --out bench/results/scenario_grid_encoded_large.json
+	@$(ENV); $(PY) bench/scenario_grid_encoded.py --scenarios default --watchlist 20000 --passengers-per-airport 50000 --out bench/results/linkage_encoded_20k_100k.json
 
 clean: airflow-down  ## stop the stack and delete .local and its cluster outside it (databases, models, logs)
 	@$(REPO)/scripts/stack.sh destroy

@@ -3,6 +3,8 @@ from their clear landing and from its encoding by the real edge encoder
 (watchlist_screening.privacy), side by side.
 
     .venv/bin/python bench/scenario_grid_encoded.py                 # every scenario, default size
+    .venv/bin/python bench/scenario_grid_encoded.py --size large \
+        --out bench/results/scenario_grid_encoded_large.json       # 800 sightings (make bench)
     .venv/bin/python bench/scenario_grid_encoded.py --scenarios default \\
         --watchlist 20000 --passengers-per-airport 50000 --out bench/results/linkage_encoded_20k_100k.json
 
