@@ -3,6 +3,7 @@ import pytest
 
 from tests.unit.privacy_data import secret
 from watchlist_screening.privacy import dice, linkage_schema
+from watchlist_screening.linkage.encoded_comparisons import DiceLevels
 from watchlist_screening.privacy.clk import ClkEncoder, from_b64
 
 
@@ -46,7 +47,10 @@ def test_hardening_separates_equal_values_of_two_records_but_keeps_them_close(en
     a = encoder.encode("surname", "smith", "S-1")
     b = encoder.encode("surname", "smith", "S-2")
     assert a != b                       # the commonest CLK is no longer the commonest name
-    assert dice.dice(a, b) > 0.8        # yet they still link
+    # yet they still link: at the linkage's same-surname level. The key is random per run;
+    # over 400 keys the Dice of two hardened "smith" ran 0.794-0.87 (1.5% at or under 0.8,
+    # which a bound of 0.8 here failed on CI)
+    assert dice.dice(a, b) >= DiceLevels().surname_same
     assert dice.dice(a, encoder.encode("surname", "jones", "S-3")) < 0.5
 
 
